@@ -1,0 +1,273 @@
+"""SQLModel tables: stored rows only (API shapes and scraper records live elsewhere)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) and PostgreSQL (timestamptz)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC one is required")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _ts_now(index: bool = False) -> Any:
+    return Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False, index=index))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=sa.Column(sa.JSON(), nullable=False))
+
+
+QUEUE_STATUSES = ("new", "in_review", "confirmed", "dismissed", "escalated")
+ROLES = ("viewer", "moderator", "admin")
+
+
+class Source(SQLModel, table=True):
+    """A configured source and its scraping state."""
+
+    __tablename__ = "source"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False, unique=True))
+    platform: str = Field(max_length=40)
+    target: str = Field(max_length=1000)
+    cursor: dict[str, Any] = _json(dict)
+    last_success_at: datetime | None = _ts()
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    last_error_at: datetime | None = _ts()
+    consecutive_failures: int = 0
+    created_at: datetime = _ts_now()
+
+
+class Snapshot(SQLModel, table=True):
+    """A raw response kept (zlib-compressed) as evidence; shared by the posts parsed from it."""
+
+    __tablename__ = "snapshot"
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    url: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    content_type: str = Field(default="", max_length=200)
+    fetched_at: datetime = _ts_now(index=True)
+    size: int = 0
+    body_z: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary()))
+
+
+class Incident(SQLModel, table=True):
+    """One real-world event; the posts about it (reposts, translations) point here."""
+
+    __tablename__ = "incident"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts_now()
+    first_seen_at: datetime = _ts_now(index=True)
+    last_seen_at: datetime = _ts_now()
+    region: str | None = Field(default=None, max_length=100)
+    district: str | None = Field(default=None, max_length=100)
+    school: str | None = Field(default=None, max_length=300)
+    split_from_id: int | None = Field(default=None, foreign_key="incident.id")
+
+
+class Post(SQLModel, table=True):
+    """A stored post; unique per platform + external id."""
+
+    __tablename__ = "post"
+    __table_args__ = (sa.UniqueConstraint("platform", "external_id", name="uq_post_platform_external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=40)
+    external_id: str = Field(max_length=300)
+    source_id: int | None = Field(default=None, foreign_key="source.id", index=True)
+    url: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    author: str | None = Field(default=None, max_length=300)
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    language: str = Field(default="other", max_length=8)
+    published_at: datetime = _ts(nullable=False, index=True)
+    collected_at: datetime = _ts_now()
+    updated_at: datetime = _ts_now()
+    media: list[dict[str, Any]] = _json(list)
+    extras: dict[str, Any] = _json(dict)
+    has_video: bool = False
+    content_key: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, index=True))
+    duplicate_of_id: int | None = Field(default=None, foreign_key="post.id")
+    snapshot_id: int | None = Field(default=None, foreign_key="snapshot.id", index=True)
+    snapshot_sha256: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=100)
+    district: str | None = Field(default=None, max_length=100)
+    town: str | None = Field(default=None, max_length=100)
+    school: str | None = Field(default=None, max_length=300)
+    places: list[dict[str, Any]] = _json(list)
+    has_education_context: bool = True
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+
+
+class Classification(SQLModel, table=True):
+    """One model version's verdict on one post."""
+
+    __tablename__ = "classification"
+    __table_args__ = (sa.UniqueConstraint("post_id", "model_version", name="uq_classification_post_model"),)
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    model_version: str = Field(max_length=100)
+    score: float
+    flag: bool
+    categories: dict[str, float] = _json(dict)
+    severity: str = Field(default="none", max_length=10)
+    evidence: list[dict[str, Any]] = _json(list)
+    created_at: datetime = _ts_now()
+
+
+class User(SQLModel, table=True):
+    """A person who signs in: viewer, moderator or admin."""
+
+    __tablename__ = "user"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=300)
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = _ts()
+    created_at: datetime = _ts_now()
+
+
+class ApiToken(SQLModel, table=True):
+    """A per-user API token (only its hash is stored)."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = _ts_now()
+    last_used_at: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+
+
+class QueueItem(SQLModel, table=True):
+    """One incident waiting for (or past) review; filter columns are copied here for fast queue pages."""
+
+    __tablename__ = "queue_item"
+    __table_args__ = (
+        sa.Index("ix_queue_claim_order", "status", "severity_rank", "created_at"),
+        sa.Index("ix_queue_district", "district", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(sa_column=sa.Column(sa.Integer(), sa.ForeignKey("incident.id"), nullable=False, unique=True))
+    post_id: int = Field(foreign_key="post.id", index=True)
+    status: str = Field(default="new", max_length=20)
+    severity: str = Field(default="none", max_length=10)
+    severity_rank: int = 0
+    score: float = 0.0
+    category: str | None = Field(default=None, max_length=40)
+    categories: list[str] = _json(list)
+    model_version: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    district: str | None = Field(default=None, max_length=100)
+    school: str | None = Field(default=None, max_length=300)
+    platform: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=8)
+    has_video: bool = False
+    post_count: int = 1
+    claimed_by_id: int | None = Field(default=None, foreign_key="user.id")
+    lease_expires_at: datetime | None = _ts()
+    created_at: datetime = _ts_now()
+    updated_at: datetime = _ts_now()
+    decided_at: datetime | None = _ts(index=True)
+    alerted_at: datetime | None = _ts()
+
+
+class Decision(SQLModel, table=True):
+    """A moderator's decision on a queue item."""
+
+    __tablename__ = "decision"
+    id: int | None = Field(default=None, primary_key=True)
+    queue_item_id: int = Field(foreign_key="queue_item.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    status: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=40)
+    note: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    model_version: str | None = Field(default=None, max_length=100)
+    decided_at: datetime = _ts_now(index=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only log of every state change and evidence view (triggers forbid update/delete)."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts_now(index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=60)
+    entity_type: str = Field(max_length=40)
+    entity_id: int | None = Field(default=None, index=True)
+    detail: dict[str, Any] = _json(dict)
+
+
+class ScrapeRun(SQLModel, table=True):
+    """One run of one source."""
+
+    __tablename__ = "scrape_run"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    started_at: datetime = _ts_now()
+    finished_at: datetime | None = _ts()
+    status: str = Field(default="running", max_length=20)
+    pages: int = 0
+    posts_new: int = 0
+    posts_updated: int = 0
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+
+
+class DigestRun(SQLModel, table=True):
+    """One day's digest for one recipient list: recorded so it is sent exactly once."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (sa.UniqueConstraint("day", "recipients_key", name="uq_digest_day_recipients"),)
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    recipients_key: str = Field(max_length=64)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    started_at: datetime = _ts_now()
+    sent_at: datetime | None = _ts()
+    period_start_at: datetime | None = _ts()
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+
+
+class Alert(SQLModel, table=True):
+    """An immediate alert about a critical or escalated item (batched, rate-limited)."""
+
+    __tablename__ = "alert"
+    id: int | None = Field(default=None, primary_key=True)
+    queue_item_id: int = Field(foreign_key="queue_item.id", index=True)
+    reason: str = Field(max_length=20)
+    created_at: datetime = _ts_now()
+    sent_at: datetime | None = _ts(index=True)
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
