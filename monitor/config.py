@@ -25,6 +25,7 @@ SECRET_ENV: dict[str, tuple[str, str]] = {
     "MONITOR_VK_TOKEN": ("http", "vk_token"),
     "MONITOR_YOUTUBE_API_KEY": ("http", "youtube_api_key"),
     "MONITOR_ALERTS__WEBHOOK_SECRET": ("alerts", "webhook_secret"),
+    "MONITOR_DIGEST__PSEUDONYM_KEY": ("digest", "pseudonym_key"),
 }
 ALIAS_ENV: dict[str, tuple[str, str]] = {"MONITOR_DATABASE_URL": ("database", "url")}
 # Variables with the prefix that are not settings (the config path itself, the test database).
@@ -86,6 +87,14 @@ class SmtpSettings(Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True)
 
 
+class DigestList(Section):
+    """A further recipient list with its own language (the main list is `[digest] recipients`)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    recipients: tuple[str, ...] = Field(min_length=1)
+    language: Literal["ru", "kk", "en"] = "ru"
+
+
 class DigestSettings(Section):
     time: str = "08:00"
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
@@ -94,6 +103,13 @@ class DigestSettings(Section):
     language: Literal["ru", "kk", "en"] = "ru"
     recipients: tuple[str, ...] = ()
     max_send_attempts: int = Field(5, ge=1)
+    lists: tuple[DigestList, ...] = ()
+    retry_base_s: float = Field(60.0, gt=0)
+    retry_max_s: float = Field(3600.0, gt=0)
+    retry_check_interval_s: float = Field(60.0, gt=0)
+    max_items: int = Field(50, ge=1, le=1000)
+    # Keyed hash for author pseudonyms; without it a random key per digest (pseudonyms then differ daily).
+    pseudonym_key: SecretStr | None = None
 
     @field_validator("time")
     @classmethod
@@ -109,6 +125,10 @@ class AlertSettings(Section):
     webhook_secret: SecretStr | None = None
     batch_window_s: float = Field(60.0, ge=0)
     max_per_hour: int = Field(20, ge=1)
+    check_interval_s: float = Field(15.0, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    max_attempts: int = Field(10, ge=1)
+    language: Literal["ru", "kk", "en"] = "ru"
 
 
 class ClassifierSettings(Section):
@@ -154,6 +174,8 @@ class RetentionSettings(Section):
     snapshot_days: int = Field(365, ge=1)
     confirmed_days: int = Field(3 * 365, ge=1)
     unflagged_days: int = Field(30, ge=1)
+    job_run_days: int = Field(30, ge=1)
+    sent_alert_days: int = Field(365, ge=1)
 
 
 class SchedulerSettings(Section):
@@ -162,6 +184,15 @@ class SchedulerSettings(Section):
     classify_interval_s: float = Field(60.0, gt=0)
     lease_check_interval_s: float = Field(60.0, gt=0)
     retention_time: str = "03:30"
+    misfire_grace_s: float = Field(300.0, gt=0)
+    shutdown_timeout_s: float = Field(120.0, gt=0)
+
+    @field_validator("retention_time")
+    @classmethod
+    def _retention_hh_mm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected a local time HH:MM")
+        return value
 
 
 class SourceSettings(Section):

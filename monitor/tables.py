@@ -258,6 +258,10 @@ class DigestRun(SQLModel, table=True):
     sent_at: datetime | None = _ts()
     period_start_at: datetime | None = _ts()
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    # Added by revision 0007_service: which list, the period covered, when a failed send is retried.
+    list_name: str = Field(default="default", max_length=100)
+    period_end_at: datetime | None = _ts()
+    next_attempt_at: datetime | None = _ts()
 
 
 class Alert(SQLModel, table=True):
@@ -270,4 +274,19 @@ class Alert(SQLModel, table=True):
     created_at: datetime = _ts_now()
     sent_at: datetime | None = _ts(index=True)
     attempts: int = 0
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+
+
+class JobRun(SQLModel, table=True):
+    """One run of one scheduled job for one interval slot: unique, so several processes run it once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (sa.UniqueConstraint("job", "slot_at", name="uq_job_run_job_slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=200, index=True)
+    slot_at: datetime = _ts(nullable=False)
+    holder: str = Field(max_length=200)
+    status: str = Field(default="running", max_length=20)
+    started_at: datetime = _ts_now(index=True)
+    finished_at: datetime | None = _ts()
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
