@@ -83,6 +83,8 @@ class SmtpSettings(Section):
     password: SecretStr | None = None
     from_addr: str = Field("school-monitor@localhost", alias="from")
     timeout_s: float = Field(30.0, gt=0)
+    # CA bundle to verify the server's certificate (an internal CA or a self-signed relay).
+    ca_file: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True)
 
@@ -142,6 +144,10 @@ class ClassifierSettings(Section):
     device: str = "auto"
     classify_without_school_context: bool = False
     severity_rules: dict[str, Any] = Field(default_factory=dict)
+    # Added by the classifier area: windowing of long texts and speed knobs (threads 0 = physical cores).
+    max_windows: int = Field(8, ge=1, le=512)
+    threads: int = Field(0, ge=0)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
 
 class PlacesSettings(Section):

