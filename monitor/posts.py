@@ -174,3 +174,30 @@ def post_from_record(record: Any) -> Post:
 def post_to_json(post: Post) -> str:
     """One JSON line in the ingest format."""
     return json.dumps(post.to_record(), ensure_ascii=False, default=str)
+
+
+MAX_LINE_BYTES = 4 * MAX_TEXT_CHARS
+
+
+def read_jsonl(stream: Any) -> Any:
+    """Yield (line_no, Post or error message) for each non-blank line of a binary JSONL stream."""
+    for line_no, raw in enumerate(stream, start=1):
+        if len(raw) > MAX_LINE_BYTES:
+            yield line_no, f"line longer than {MAX_LINE_BYTES} bytes"
+            continue
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            yield line_no, f"not UTF-8 (byte {e.start})"
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError as e:
+            yield line_no, f"not JSON: {e}"
+            continue
+        try:
+            yield line_no, post_from_record(record)
+        except ValueError as e:
+            yield line_no, str(e)

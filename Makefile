@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+export MONITOR_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: install migrate run demo test services lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	# torch first, from the CPU wheel on this machine's disk; anything else pulls a CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(VENV)/bin/monitor db upgrade
+
+run: migrate
+	$(VENV)/bin/monitor run
+
+services:
+	bash scripts/services.sh
+
+test: install services
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check monitor models scrapers bench tests
+
+clean:
+	rm -rf $(VENV) data

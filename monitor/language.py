@@ -1,0 +1,57 @@
+"""Language of a post: ru, kk, en or other, from its script and a few telling words."""
+
+from __future__ import annotations
+
+import re
+
+# Letters that Kazakh Cyrillic has and Russian does not.
+_KK_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Frequent Kazakh words written without the special letters (e.g. on keyboards without them)
+# and in the Latin alphabet of 2021, which Russian/English texts do not use.
+_KK_WORDS = frozenset(
+    "мен және бойынша туралы бұл осы мектеп мектепте мектебінде оқушы оқушылар оқушысы ауданы ауданында "
+    "қаласы қаласында облысы облысында жылы болды бар жоқ деп мектеби мектепте оқушылары "
+    "mektep mektepte mektebinde oqushy oqushylar audany audanynda qalasy qalasynda oblysy jane "
+    "boiynsha turaly bul osy boldy tobelesi tobelesti urip soqty".split()
+)
+_EN_WORDS = frozenset(
+    "the and of to in a is was were school student students teacher police said with for on at by "
+    "from video pupils pupil boy girl after this that".split()
+)
+_RU_LATIN_WORDS = frozenset(
+    "shkola shkole shkoly shkolu uchenik ucheniki uchenika izbili bili drakа draka uchitel "
+    "uchitelnitsa klass klassa".split()
+)
+
+
+def detect_language(text: str) -> str:
+    """Best guess of ru / kk / en / other for short social-media texts."""
+    cyrillic = latin = 0
+    kk_letters = 0
+    for ch in text:
+        if "\u0400" <= ch <= "\u04ff":
+            cyrillic += 1
+            if ch in _KK_LETTERS:
+                kk_letters += 1
+        elif ch.isascii() and ch.isalpha():
+            latin += 1
+    if cyrillic == 0 and latin == 0:
+        return "other"
+    words = [w.casefold() for w in _WORD.findall(text)]
+    if cyrillic >= latin:
+        kk_hits = sum(1 for w in words if w in _KK_WORDS)
+        # One Kazakh letter in a long Russian text (a place name) does not make it Kazakh.
+        if kk_letters >= max(2, cyrillic // 60) or kk_hits >= 2:
+            return "kk"
+        return "ru"
+    kk_hits = sum(1 for w in words if w in _KK_WORDS)
+    en_hits = sum(1 for w in words if w in _EN_WORDS)
+    ru_hits = sum(1 for w in words if w in _RU_LATIN_WORDS)
+    if kk_hits > en_hits and kk_hits >= ru_hits:
+        return "kk"
+    if ru_hits > en_hits:
+        return "ru"
+    if en_hits:
+        return "en"
+    return "other"
