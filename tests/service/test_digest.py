@@ -1,0 +1,219 @@
+"""The daily digest through a real SMTP server: content, exactly once, retries, STARTTLS + AUTH."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from monitor.db import create_db_engine, session_factory
+from monitor.config import DigestList, DigestSettings, Settings, SmtpSettings, WebSettings
+from monitor.digest import collect, pseudonym, recipient_lists, render
+from monitor.digest_runs import is_due, run_digests, send_list
+from monitor.tables import DigestRun
+from tests.service.conftest import Cert, SmtpServer, password_authenticator
+from tests.service.seed import seed_digest
+
+# 08:30 in Almaty (UTC+5) on a Monday.
+NOW = datetime(2026, 11, 30, 3, 30, tzinfo=timezone.utc)
+RECIPIENTS = ("media@edu.example.kz", "head@edu.example.kz")
+
+
+def with_smtp(settings: Settings, server: SmtpServer, **smtp: object) -> Settings:
+    """The test settings pointed at the in-process SMTP server, with recipients and a pseudonym key."""
+    return settings.model_copy(update={
+        "smtp": SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5, **smtp),  # type: ignore[arg-type]
+        "digest": DigestSettings(recipients=RECIPIENTS, pseudonym_key="k" * 32, retry_base_s=60),  # type: ignore[arg-type]
+        "web": WebSettings(base_url="https://monitor.example.kz/"),
+    })
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """The plain-text and HTML bodies of a multipart/alternative message."""
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
+def runs(sessions: sessionmaker[Session]) -> list[DigestRun]:
+    with sessions() as session:
+        return list(session.exec(select(DigestRun).order_by(DigestRun.id)).all())  # type: ignore[arg-type]
+
+
+def test_digest_reaches_the_smtp_server_with_both_parts_districts_and_links(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer]
+) -> None:
+    server = smtp_server()
+    settings = with_smtp(settings, server)
+    seeded = seed_digest(sessions, NOW)
+
+    [outcome] = run_digests(sessions, settings, NOW)
+
+    assert outcome.status == "sent"
+    [received] = server.inbox.messages
+    assert sorted(received.recipients) == sorted(RECIPIENTS)
+    assert received.sender == settings.smtp.from_addr
+    assert received.message["Subject"].startswith("Сводка school-monitor за 30.11.2026: подтверждено 2")
+    assert received.message.get_content_type() == "multipart/alternative"
+    text, html = parts(received.message)
+    for body in (text, html):
+        assert "Karasai" in body and "School No. 12 (Kaskelen)" in body
+        assert "Zhetysu Region" in body and "Taldykorgan" in body and "Gymnasium No. 4" in body
+        assert f"https://monitor.example.kz/items/{seeded.confirmed_karasai}" in body
+        assert f"https://monitor.example.kz/items/{seeded.pending_critical}" in body  # the oldest unreviewed
+        assert "tg_almaty_news" in body and "vk_ok" not in body  # failing sources only
+        assert "School No. 99" not in body  # confirmed before the period
+        assert "School No. 77" not in body  # dismissed
+        assert "@school_fights_kz" not in body and "school_fights_kz" not in body
+        assert pseudonym("@school_fights_kz", b"k" * 32) in body
+        assert "Синтетический пост" not in body  # no post text in email
+    assert "<img" not in html and "http://" not in html.replace("https://monitor.example.kz", "")
+    assert 'style="' in html  # inline CSS
+    [run] = runs(sessions)
+    assert (run.status, run.attempts, run.list_name) == ("sent", 1, "default")
+
+
+def test_second_send_and_restart_send_nothing_more_force_resends(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer]
+) -> None:
+    server = smtp_server()
+    settings = with_smtp(settings, server)
+    seed_digest(sessions, NOW)
+
+    assert [o.status for o in run_digests(sessions, settings, NOW)] == ["sent"]
+    # A restart: a fresh engine and session factory, later the same local day (23:59 Almaty).
+    later = datetime(2026, 11, 30, 18, 59, tzinfo=timezone.utc)
+    engine = create_db_engine(settings.database)
+    assert [o.status for o in run_digests(session_factory(engine), settings, later)] == ["already_sent"]
+    engine.dispose()
+    assert [o.status for o in run_digests(sessions, settings, later, when_due=False)] == ["already_sent"]
+    assert len(server.inbox.messages) == 1
+
+    assert [o.status for o in run_digests(sessions, settings, later, force=True)] == ["sent"]
+    assert len(server.inbox.messages) == 2
+    # The next local day (00:00 Almaty = 19:00 UTC) is a new digest, covering from the last one on.
+    next_day = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+    assert [o.status for o in run_digests(sessions, settings, next_day)] == ["sent"]
+    assert len(server.inbox.messages) == 3
+    first, second = runs(sessions)  # the forced resend reused today's row
+    assert second.period_start_at == first.period_end_at == later
+    assert "подтверждено 0" in server.inbox.messages[2].message["Subject"]
+
+
+def test_failed_send_is_retried_with_backoff_when_the_server_comes_back(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer]
+) -> None:
+    server = smtp_server(running=False)
+    settings = with_smtp(settings, server)
+    seed_digest(sessions, NOW)
+
+    [first] = run_digests(sessions, settings, NOW)
+    assert first.status == "failed" and first.attempts == 1 and "Connection refused" in (first.error or "")
+    [run] = runs(sessions)
+    assert run.status == "failed" and run.next_attempt_at == NOW + timedelta(seconds=60)
+
+    server.start()
+    assert [o.status for o in run_digests(sessions, settings, NOW + timedelta(seconds=30))] == ["not_due"]
+    assert server.inbox.messages == []
+    [retry] = run_digests(sessions, settings, NOW + timedelta(seconds=61))
+    assert (retry.status, retry.attempts) == ("sent", 2)
+    assert len(server.inbox.messages) == 1
+    [run] = runs(sessions)
+    assert run.status == "sent" and run.error is None
+
+
+def test_gives_up_after_max_attempts_with_growing_backoff(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer]
+) -> None:
+    server = smtp_server(running=False)
+    settings = with_smtp(settings, server)
+    settings = settings.model_copy(update={"digest": settings.digest.model_copy(update={"max_send_attempts": 3})})
+    now = NOW
+    statuses = []
+    for _ in range(3):
+        [o] = run_digests(sessions, settings, now)
+        statuses.append(o.status)
+        [run] = runs(sessions)
+        if run.next_attempt_at:
+            now = run.next_attempt_at
+    assert statuses == ["failed", "failed", "gave_up"]
+    assert now == NOW + timedelta(seconds=60 + 120)
+
+
+def test_starttls_and_auth_against_a_server_requiring_them(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer], self_signed: Cert
+) -> None:
+    server = smtp_server(
+        tls_context=self_signed.server_context(), require_starttls=True, auth_required=True,
+        auth_require_tls=True, authenticator=password_authenticator("digest-bot", "s3cret"),
+    )
+    good = with_smtp(settings, server, starttls=True, username="digest-bot", password="s3cret",
+                     ca_file=str(self_signed.cert_file))
+    no_tls = with_smtp(settings, server, username="digest-bot", password="s3cret")
+    bad_password = with_smtp(settings, server, starttls=True, username="digest-bot", password="wrong",
+                             ca_file=str(self_signed.cert_file))
+    untrusted = with_smtp(settings, server, starttls=True, username="digest-bot", password="s3cret")
+    [rl] = recipient_lists(good)
+
+    refusals = ((no_tls, "AUTH extension not supported"), (bad_password, "535"), (untrusted, "CERTIFICATE_VERIFY_FAILED"))
+    for refused, why in refusals:
+        outcome = send_list(sessions, refused, rl, NOW, force=True)
+        assert outcome.status == "failed" and why in (outcome.error or ""), outcome
+    assert server.inbox.messages == []
+
+    assert send_list(sessions, good, rl, NOW, force=True).status == "sent"
+    assert len(server.inbox.messages) == 1
+
+
+def test_ssl_on_connect(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer], self_signed: Cert
+) -> None:
+    server = smtp_server(ssl_context=self_signed.server_context())
+    settings = with_smtp(settings, server, ssl=True, ca_file=str(self_signed.cert_file))
+    assert [o.status for o in run_digests(sessions, settings, NOW)] == ["sent"]
+    assert len(server.inbox.messages) == 1
+
+
+def test_each_list_gets_its_own_email_in_its_language(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer]
+) -> None:
+    server = smtp_server()
+    settings = with_smtp(settings, server)
+    settings = settings.model_copy(update={"digest": settings.digest.model_copy(update={"lists": (
+        DigestList(name="akimat", recipients=("akimat@example.kz",), language="kk"),
+        DigestList(name="partners", recipients=("ngo@example.org",), language="en"),
+    )})})
+    seed_digest(sessions, NOW)
+    assert [o.status for o in run_digests(sessions, settings, NOW)] == ["sent"] * 3
+    subjects = {tuple(m.recipients): m.message["Subject"] for m in server.inbox.messages}
+    assert subjects[("akimat@example.kz",)].startswith("school-monitor шолуы, 30.11.2026: расталды 2")
+    assert subjects[("ngo@example.org",)].startswith("school-monitor digest for 30.11.2026: 2 confirmed")
+    assert len(runs(sessions)) == 3
+
+
+def test_not_sent_before_the_local_time_or_on_an_off_day(settings: Settings) -> None:
+    weekdays = settings.model_copy(update={"digest": DigestSettings(days=("mon", "tue", "wed", "thu", "fri"))})
+    almaty_0759 = datetime(2026, 11, 30, 2, 59, tzinfo=timezone.utc)
+    assert not is_due(almaty_0759, weekdays)
+    assert is_due(almaty_0759 + timedelta(minutes=1), weekdays)
+    saturday_0900 = datetime(2026, 12, 5, 4, 0, tzinfo=timezone.utc)
+    assert not is_due(saturday_0900, weekdays)
+
+
+@pytest.mark.parametrize("language", ["ru", "kk", "en"])
+def test_render_is_pure_and_complete_in_every_language(
+    settings: Settings, sessions: sessionmaker[Session], language: str
+) -> None:
+    seed_digest(sessions, NOW)
+    with sessions() as session:
+        data = collect(session, settings, NOW - timedelta(days=1), NOW, b"key")
+    first, again = render(data, language, "Asia/Almaty", NOW), render(data, language, "Asia/Almaty", NOW)
+    assert first == again
+    assert "30.11.2026 08:30" in first.text  # the period's end shown in Almaty time
+    assert "Karasai" in first.html and "&lt;" not in first.subject
+    assert data.pending_count == 2 and list(data.pending) == ["critical", "medium"]
