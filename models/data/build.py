@@ -1,0 +1,248 @@
+"""Assemble models/data/train.jsonl and dev.jsonl from the hand-written fragments in fragments/.
+
+Run: .venv/bin/python -m models.data.build [--out DIR]. Deterministic (fixed seed).
+
+Every fragment, table row and noise choice is assigned to exactly one split before anything is
+combined, so dev shares no hand-written wording with train (see the model card, "Training data").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.data.translit import to_latin
+
+DATA_DIR = Path(__file__).resolve().parent
+FRAGMENT_DIR = DATA_DIR / "fragments"
+CATEGORIES = (
+    "physical_violence",
+    "bullying",
+    "cyberbullying",
+    "extortion",
+    "sexual_misconduct",
+    "teacher_misconduct",
+    "threat_weapon",
+)
+GROUPS = ("ru", "kk", "en", "mixed", "translit")
+SPLITS = ("train", "dev")
+SEED = 20261129
+# Uses of each core fragment in its own language; translit/mixed re-uses come on top.
+USES_PER_CORE = 4
+SLOT = re.compile(r"\{([a-z_]+)\.([a-z_]+)\}")
+
+
+@dataclass
+class Section:
+    """One `@kind tags...` block of a fragment file."""
+
+    role: str  # core | detail | follow | open | close
+    tags: tuple[str, ...]
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    """Slot values: one row per place/school/etc., one column per grammatical form."""
+
+    name: str
+    columns: tuple[str, ...]
+    rows: list[dict[str, str]] = field(default_factory=list)
+
+
+def in_dev(index: int, count: int) -> bool:
+    """Whether the index-th line of a block of `count` lines belongs to dev (about one in five)."""
+    return index % 5 == 3 or (count < 4 and index == count - 1 and count > 1)
+
+
+def parse_file(path: Path, split: str) -> tuple[list[Section], list[Table]]:
+    """Parse one fragment file, keeping only the lines of `split`."""
+    sections: list[Section] = []
+    tables: list[Table] = []
+    blocks: list[tuple[str, list[str]]] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("@"):
+            blocks.append((line[1:], []))
+        elif not blocks:
+            raise ValueError(f"{path.name}: text before the first @header: {line!r}")
+        else:
+            blocks[-1][1].append(line)
+    for header, lines in blocks:
+        role, *tags = header.split()
+        kept = [ln for i, ln in enumerate(lines) if in_dev(i, len(lines)) == (split == "dev")]
+        if role == "table":
+            name, cols = tags[0], tuple(c.strip() for c in " ".join(tags[1:]).split("|"))
+            table = Table(name, cols)
+            for ln in kept:
+                cells = [c.strip() for c in ln.split("|")]
+                if len(cells) != len(cols):
+                    raise ValueError(f"{path.name}: table {name}: {len(cells)} cells in {ln!r}")
+                table.rows.append(dict(zip(cols, cells)))
+            tables.append(table)
+        elif role in {"core", "detail", "follow", "open", "close"}:
+            sections.append(Section(role, tuple(tags), kept))
+        else:
+            raise ValueError(f"{path.name}: unknown block @{role}")
+    return sections, tables
+
+
+@dataclass
+class Pool:
+    """All fragments of one language group in one split."""
+
+    group: str
+    sections: list[Section]
+
+    def cores(self) -> list[Section]:
+        """Core blocks: the first tag is the kind, the rest the categories (none = negative)."""
+        return [s for s in self.sections if s.role == "core" and s.lines]
+
+    def pick(self, rng: random.Random, role: str, kind: str, cats: Iterable[str]) -> Section | None:
+        """A block of `role` compatible with a core of `kind` with categories `cats`."""
+        flag = "pos" if cats else "neg"
+        wanted = {kind, flag, "any", *cats}
+        if role == "detail":
+            # A detail names one compatible kind or category first, then +categories it adds.
+            found = [s for s in self.sections if s.role == role and s.lines and s.tags[0] in wanted]
+        else:
+            found = [s for s in self.sections if s.role == role and s.lines and wanted & set(s.tags)]
+        return rng.choice(found) if found else None
+
+
+def fill(text: str, tables: dict[str, Table], chosen: dict[str, dict[str, str]], rng: random.Random) -> str:
+    """Replace {table.column} slots; one row per table per text so forms agree."""
+
+    def sub(m: re.Match[str]) -> str:
+        name, col = m.group(1), m.group(2)
+        if name not in tables or not tables[name].rows:
+            raise ValueError(f"no rows for slot {m.group(0)}")
+        if name not in chosen:
+            chosen[name] = rng.choice(tables[name].rows)
+        return chosen[name][col]
+
+    return SLOT.sub(sub, text)
+
+
+def _capitalize(text: str) -> str:
+    """Upper-case the first letter of a fragment that starts with a slot ("в Талгаре ...")."""
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
+
+
+def noisy(text: str, rng: random.Random) -> str:
+    """Social-media surface noise: lower case, dropped punctuation, a typo or two."""
+    r = rng.random()
+    if r < 0.12:
+        text = text.lower()
+    elif r < 0.2:
+        text = re.sub(r"[.,;:«»\"]", "", text)
+    if rng.random() < 0.12:
+        words = text.split(" ")
+        for _ in range(rng.randint(1, 2)):
+            i = rng.randrange(len(words))
+            w = words[i]
+            if len(w) > 4 and w.isalpha():
+                j = rng.randrange(1, len(w) - 1)
+                words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :] if rng.random() < 0.5 else w[:j] + w[j + 1 :]
+        text = " ".join(words)
+    return text
+
+
+def compose(
+    rng: random.Random, core_pool: Pool, tail_pool: Pool, core: Section, tables: dict[str, Table]
+) -> tuple[str, list[str]]:
+    """One post: optional opener, the core, optional detail and follow-up, optional closer."""
+    kind, cats = core.tags[0], list(core.tags[1:])
+    parts = [rng.choice(core.lines)]
+    detail = core_pool.pick(rng, "detail", kind, cats)
+    if detail and rng.random() < 0.4:
+        parts.append(rng.choice(detail.lines))
+        for tag in detail.tags[1:]:
+            if tag.startswith("+") and tag[1:] not in cats:
+                cats.append(tag[1:])
+    follow = tail_pool.pick(rng, "follow", kind, cats)
+    if follow and rng.random() < 0.45:
+        parts.append(rng.choice(follow.lines))
+    opener = core_pool.pick(rng, "open", kind, cats)
+    if opener and rng.random() < 0.25:
+        parts.insert(0, rng.choice(opener.lines))
+    closer = tail_pool.pick(rng, "close", kind, cats)
+    if closer and rng.random() < 0.3:
+        parts.append(rng.choice(closer.lines))
+    chosen: dict[str, dict[str, str]] = {}
+    text = " ".join(_capitalize(fill(p, tables, chosen, rng)) for p in parts)
+    return noisy(text, rng), sorted(cats, key=CATEGORIES.index)
+
+
+def build_split(split: str) -> list[dict[str, object]]:
+    """All examples of one split, shuffled, with ids."""
+    rng = random.Random(f"{SEED}-{split}")
+    pools: dict[str, Pool] = {}
+    tables: dict[str, Table] = {}
+    for group in (*GROUPS, "places"):
+        path = FRAGMENT_DIR / f"{group}.txt"
+        if not path.exists():
+            continue
+        sections, tabs = parse_file(path, split)
+        tables.update({t.name: t for t in tabs})
+        if group != "places":
+            pools[group] = Pool(group, sections)
+    seen: set[str] = set()
+    rows: list[dict[str, object]] = []
+
+    def add(text: str, lang: str, cats: list[str], kind: str) -> None:
+        text = re.sub(r"\s+", " ", text).strip()
+        key = re.sub(r"\W+", " ", text.lower()).strip()
+        if key in seen or not key:
+            return
+        seen.add(key)
+        rows.append({"text": text, "lang": lang, "flag": int(bool(cats)), "categories": cats, "kind": kind})
+
+    for group, pool in pools.items():
+        for core in pool.cores():
+            for _ in range(USES_PER_CORE * len(core.lines)):
+                text, cats = compose(rng, pool, pool, core, tables)
+                add(text, group, cats, core.tags[0])
+            if group in {"ru", "kk"}:
+                # Latin-script posts: the same content as people type it without Cyrillic.
+                for _ in range(max(1, len(core.lines) // 2)):
+                    text, cats = compose(rng, pool, pool, core, tables)
+                    add(to_latin(text, group, rng), "translit", cats, core.tags[0])
+                # Code-switching between sentences: a Russian core with a Kazakh tail or back.
+                other = pools.get("kk" if group == "ru" else "ru")
+                for _ in range(max(1, len(core.lines) // 3) if other else 0):
+                    text, cats = compose(rng, pool, other, core, tables)  # type: ignore[arg-type]
+                    add(text, "mixed", cats, core.tags[0])
+    rng.shuffle(rows)
+    prefix = "tr" if split == "train" else "dv"
+    return [{"id": f"{prefix}-{i:05d}", **row} for i, row in enumerate(rows, 1)]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+    """Write one JSON object per line, UTF-8, no ASCII escaping."""
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build train.jsonl and dev.jsonl into --out (default: this directory)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    args = parser.parse_args(argv)
+    for split in SPLITS:
+        rows = build_split(split)
+        write_jsonl(args.out / f"{split}.jsonl", rows)
+        pos = sum(1 for r in rows if r["flag"])
+        print(f"{split}: {len(rows)} examples, {pos} positive")
+
+
+if __name__ == "__main__":
+    main()
