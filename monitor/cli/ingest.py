@@ -7,8 +7,6 @@ import sys
 import click
 
 from monitor.cli import App, cli, pass_app
-from monitor.pipeline import IngestResult
-from monitor.posts import Post, read_jsonl
 
 BATCH = 500
 
@@ -25,6 +23,8 @@ def ingest(app: App, file: click.utils.LazyFile, no_classify: bool) -> None:
     Exit status 0 when every line was good, 1 when some were skipped.
     """
     from monitor.parts import build_pipeline
+    from monitor.pipeline import IngestResult
+    from monitor.posts import Post, read_jsonl
 
     pipeline = build_pipeline(app.settings, app.sessions(), classify=not no_classify)
     total = IngestResult()

@@ -1,0 +1,56 @@
+"""`monitor run` (scheduler + web app, the one service) and `monitor web` (web app only)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from monitor.cli import App, cli, pass_app
+
+log = logging.getLogger("monitor")
+
+
+def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
+    import uvicorn
+
+    from monitor.parts import build_pipeline
+    from monitor.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = app.settings
+    sessions = app.sessions()
+    pipeline = build_pipeline(settings, sessions)
+    web_app = create_app(settings, sessions, classifier=pipeline.classifier, places=pipeline.places)
+    scheduler = None
+    if with_scheduler and settings.scheduler.enabled:
+        from monitor.scheduler import build_scheduler
+
+        scheduler = build_scheduler(settings, sessions, pipeline)
+        scheduler.start()
+        log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+    # uvicorn handles SIGTERM/SIGINT: it stops serving, then we stop the scheduler and wait for the
+    # job in flight, whose batch commits or rolls back whole.
+    server = uvicorn.Server(uvicorn.Config(web_app, host=host, port=port, log_level="info", proxy_headers=True))
+    try:
+        server.run()
+    finally:
+        if scheduler is not None:
+            log.info("waiting for running jobs to finish")
+            scheduler.shutdown(wait=True)
+
+
+@cli.command()
+@pass_app
+def run(app: App) -> None:
+    """Run the service: scheduled scraping, classification, digest and alerts, plus the web app."""
+    _serve(app, app.settings.web.host, app.settings.web.port, with_scheduler=True)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default: [web] host).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default: [web] port).")
+@pass_app
+def web(app: App, host: str | None, port: int | None) -> None:
+    """Run the web app only (no scheduled jobs)."""
+    _serve(app, host or app.settings.web.host, port or app.settings.web.port, with_scheduler=False)
