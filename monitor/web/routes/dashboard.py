@@ -1,0 +1,32 @@
+"""The dashboard: charts computed on the server and drawn as inline SVG (no chart library)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from monitor.web import stats
+from monitor.web.render import page
+from monitor.web.security import Actor, require
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+    """Flags and confirmations by day, district and category; queue age; throughput; precision; health."""
+    web = request.app.state.web
+    with web.sessions() as session:
+        context = {
+            "daily": stats.daily(session, web.zone),
+            "districts": stats.by_column(session, "district", web.zone),
+            "categories": stats.by_column(session, "category", web.zone),
+            "queue": stats.queue_size(session),
+            "throughput": stats.throughput(session),
+            "precision": stats.precision(session),
+            "sources": stats.sources(session),
+            "digests": stats.digest_runs(session),
+        }
+    return page(request, "dashboard.html", context)

@@ -1,0 +1,143 @@
+"""The item page: evidence, media, snapshot, scores, the incident's posts, history; claim and decide."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from monitor import tables
+from monitor.db import transaction
+from monitor.errors import NotFound, QueueError
+from monitor.queue import add_note, claim, decide, record_audit, release
+from monitor.web.detail import load_item, snapshot_text
+from monitor.web.render import flash, highlight, page
+from monitor.web.security import Actor, require
+
+router = APIRouter(include_in_schema=False)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.get("/items/{item_id}")
+def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+    """One queue item with its evidence; the view itself is audited."""
+    web = request.app.state.web
+    with transaction(web.sessions) as session:
+        detail = load_item(session, item_id)
+        record_audit(session, actor.name, "item.view", "queue_item", item_id)
+    evidence = detail.classification.evidence if detail.classification else []
+    return page(request, "item.html", {
+        "d": detail, "item": detail.item, "segments": highlight(detail.post.text, evidence),
+        "holds_claim": detail.item.claimed_by_id == actor.id,
+        "can_split": _can_split(detail.item, detail.posts),
+    })
+
+
+def _can_split(item: tables.QueueItem, posts: list[tables.Post]) -> bool:
+    try:
+        from monitor.incidents import split_incident  # noqa: F401
+    except ImportError:
+        return False
+    return len(posts) > 1
+
+
+@router.get("/items/{item_id}/snapshots/{snapshot_id}")
+def snapshot_view(item_id: int, snapshot_id: int, request: Request,
+                  actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+    """The archived page a post was parsed from, shown as escaped text; the view is audited."""
+    web = request.app.state.web
+    with transaction(web.sessions) as session:
+        detail = load_item(session, item_id)
+        if snapshot_id not in detail.snapshots:
+            raise NotFound(f"snapshot {snapshot_id} does not belong to item {item_id}")
+        snapshot = session.get(tables.Snapshot, snapshot_id)
+        assert snapshot is not None
+        body = snapshot_text(snapshot)
+        record_audit(session, actor.name, "snapshot.view", "queue_item", item_id, snapshot_id=snapshot_id,
+                     sha256=snapshot.sha256)
+    return page(request, "snapshot.html", {"item": detail.item, "snapshot": snapshot, "body": body})
+
+
+def _done(request: Request, item_id: int, message: str, *, to_queue: bool = False) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"ok": True, "message": message})
+    flash(request, message, "ok")
+    return RedirectResponse("/" if to_queue else f"/items/{item_id}", status_code=303)
+
+
+def _refused(request: Request, item_id: int, error: QueueError) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"ok": False, "detail": str(error)}, status_code=409)
+    flash(request, str(error), "error")
+    return RedirectResponse(f"/items/{item_id}", status_code=303)
+
+
+@router.post("/items/{item_id}/claim")
+def claim_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("moderator"))]) -> Response:
+    """Claim the item (or renew one's own lease)."""
+    lease = timedelta(minutes=request.app.state.web.settings.queue.lease_minutes)
+    try:
+        claim(request.app.state.web.sessions, actor.user, item_id, lease=lease)
+    except QueueError as e:
+        return _refused(request, item_id, e)
+    return _done(request, item_id, f"you hold item {item_id}")
+
+
+@router.post("/items/{item_id}/release")
+def release_view(item_id: int, request: Request,
+                 actor: Annotated[Actor, Depends(require("moderator"))]) -> Response:
+    """Give the claim back."""
+    try:
+        release(request.app.state.web.sessions, actor.user, item_id)
+    except QueueError as e:
+        return _refused(request, item_id, e)
+    return _done(request, item_id, f"item {item_id} released")
+
+
+@router.post("/items/{item_id}/decide")
+def decide_view(
+    item_id: int,
+    request: Request,
+    actor: Annotated[Actor, Depends(require("moderator"))],
+    status: Annotated[str, Form()],
+    reason: Annotated[str | None, Form()] = None,
+    note: Annotated[str | None, Form(max_length=5000)] = None,
+) -> Response:
+    """Confirm, dismiss with a reason, or escalate; refused when another moderator holds the claim."""
+    try:
+        decide(request.app.state.web.sessions, actor.user, item_id, status,
+               reason=reason or None if status == "dismissed" else None, note=(note or "").strip() or None)
+    except QueueError as e:
+        return _refused(request, item_id, e)
+    return _done(request, item_id, f"item {item_id} {status}", to_queue=True)
+
+
+@router.post("/items/{item_id}/note")
+def note_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("moderator"))],
+              note: Annotated[str, Form(max_length=5000)]) -> Response:
+    """Add a note to the item's history."""
+    add_note(request.app.state.web.sessions, actor.user, item_id, note)
+    return _done(request, item_id, "note added")
+
+
+@router.post("/items/{item_id}/split")
+def split_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("moderator"))],
+               post_ids: Annotated[list[int], Form()]) -> Response:
+    """Move the ticked posts out of this incident into a new one (when the incidents module offers it)."""
+    try:
+        from monitor.incidents import split_incident
+    except ImportError:
+        raise NotFound("splitting incidents is not available in this version") from None
+    web = request.app.state.web
+    with web.sessions() as session:
+        item = session.get(tables.QueueItem, item_id)
+        if item is None:
+            raise NotFound(f"queue item {item_id} does not exist")
+        incident_id = item.incident_id
+    split_incident(web.sessions, incident_id, post_ids, actor=actor.name)  # type: ignore[call-arg]
+    return _done(request, item_id, f"{len(post_ids)} post(s) split into a new incident")

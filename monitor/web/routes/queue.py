@@ -1,0 +1,103 @@
+"""The queue page: one row per incident, filters, sort, pages, counts, claim next, bulk decisions."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from monitor.classifier import CATEGORIES, SEVERITIES
+from monitor.errors import InputError
+from monitor.queue import DISMISS_REASONS, QueueFilter, bulk_decide, claim_next
+from monitor.web.queries import STATUS_CHOICES, SORTS, QueueQuery, distinct_values, parse_query, queue_page
+from monitor.web.render import flash, page
+from monitor.web.security import Actor, require
+
+router = APIRouter(include_in_schema=False)
+_CHOICES_TTL_S = 60.0
+
+
+def _choices(request: Request) -> dict[str, list[str]]:
+    # Distinct districts etc. change rarely; re-reading them on every page view would double its cost.
+    web = request.app.state.web
+    cached = web.cache.get("choices")
+    if cached and cached[0] > time.monotonic():
+        return dict(cached[1])
+    with web.sessions() as session:
+        values = {c: distinct_values(session, c) for c in ("region", "district", "school", "platform", "language")}
+    web.cache["choices"] = (time.monotonic() + _CHOICES_TTL_S, values)
+    return values
+
+
+def to_filter(q: QueueQuery, request: Request) -> QueueFilter:
+    """The core queue's filter for the same query (claim next takes the moderator's current filters)."""
+    zone = request.app.state.web.zone
+    since = datetime.combine(q.date_from, datetime.min.time(), zone) if q.date_from else None
+    until = datetime.combine(q.date_to + timedelta(days=1), datetime.min.time(), zone) if q.date_to else None
+    return QueueFilter(category=q.category, region=q.region, district=q.district, school=q.school,
+                       platform=q.platform, language=q.language, has_video=q.has_video, since=since, until=until)
+
+
+@router.get("/")
+def queue_view(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+    """The review queue with filters, counts and pages."""
+    web = request.app.state.web
+    q = parse_query(dict(request.query_params))
+    with web.sessions() as session:
+        result = queue_page(session, q, web.settings.web.page_size, web.zone)
+    context: dict[str, Any] = {
+        "q": q, "result": result, "choices": _choices(request), "statuses": STATUS_CHOICES,
+        "severities": SEVERITIES, "categories": CATEGORIES, "sorts": tuple(SORTS),
+        "qs": lambda **changes: urlencode(q.params(**changes)),
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    return page(request, "queue.html", context)
+
+
+def _back(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/queue/claim-next")
+async def claim_next_view(request: Request, actor: Annotated[Actor, Depends(require("moderator"))]) -> Response:
+    """Claim the most severe open item matching the current filters and open it."""
+    web = request.app.state.web
+    form = await request.form()
+    args = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    q = parse_query(args)
+    lease = timedelta(minutes=web.settings.queue.lease_minutes)
+    item = claim_next(web.sessions, actor.user, filters=to_filter(q, request), lease=lease)
+    if item is None:
+        flash(request, "nothing left to claim under these filters")
+        return RedirectResponse("/?" + urlencode(q.params()), status_code=303)
+    return RedirectResponse(f"/items/{item.id}", status_code=303)
+
+
+@router.post("/queue/bulk")
+def bulk_view(
+    request: Request,
+    actor: Annotated[Actor, Depends(require("moderator"))],
+    action: Annotated[str, Form()],
+    ids: Annotated[list[int], Form()] = [],  # noqa: B006  (FastAPI reads the default, never mutates it)
+    reason: Annotated[str | None, Form()] = None,
+    back: Annotated[str, Form()] = "/",
+) -> Response:
+    """Confirm, dismiss (with a reason) or escalate the ticked items; refusals are reported, not hidden."""
+    web = request.app.state.web
+    if action not in ("confirmed", "dismissed", "escalated"):
+        raise InputError("choose confirm, dismiss or escalate")
+    if not ids:
+        raise InputError("tick at least one item")
+    if len(ids) > 500:
+        raise InputError("at most 500 items at once")
+    if action == "dismissed" and reason not in DISMISS_REASONS:
+        raise InputError("dismissing needs a reason")
+    result = bulk_decide(web.sessions, actor.user, ids, action, reason=reason if action == "dismissed" else None)
+    flash(request, f"{len(result.decided)} item(s) {action}", "ok")
+    for item_id, why in list(result.refused.items())[:5]:
+        flash(request, f"item {item_id}: {why}", "error")
+    return RedirectResponse(_back(back), status_code=303)
