@@ -1,0 +1,30 @@
+"""One module per platform; REGISTRY maps a source's `platform` to its scraper class and parse function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from monitor.posts import Post
+from scrapers import generic, news, telegram, vk, youtube
+from scrapers.base import Page, Scraper, ScraperFactory
+
+Parse = Callable[[bytes | str, str], tuple[list[Post], str | None]]
+
+REGISTRY: dict[str, ScraperFactory] = {
+    "telegram": telegram.TelegramScraper,
+    "vk": vk.VkScraper,
+    "youtube": youtube.YoutubeScraper,
+    "news": news.NewsScraper,
+    "generic": generic.GenericScraper,
+}
+
+# The pure parse function of each platform, for `monitor parse` and the benchmark.
+PARSERS: dict[str, Parse] = {
+    "telegram": telegram.parse,
+    "vk": vk.parse,
+    "youtube": youtube.parse,
+    "news": news.parse,
+    "generic": generic.parse,
+}
+
+__all__ = ["PARSERS", "REGISTRY", "Page", "Parse", "Scraper", "ScraperFactory"]

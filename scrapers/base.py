@@ -1,0 +1,85 @@
+"""The small scraper interface: a class with a `platform` and a fetch loop yielding pages of finished posts."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Protocol
+
+from monitor.config import HttpSettings, SourceSettings
+from monitor.errors import ConfigError
+from monitor.http import HttpClient, Response
+from monitor.posts import Post, Snapshot
+
+# Bound on remembered ids for sources without ordered ids (news, generic pages).
+SEEN_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One fetched page: its posts (with snapshots) and the cursor to save once they are stored."""
+
+    url: str
+    posts: tuple[Post, ...]
+    cursor: Mapping[str, Any]
+    is_not_modified: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+
+class Scraper(Protocol):
+    """What the run loop needs from a scraper: its platform name and a fetch loop."""
+
+    platform: ClassVar[str]
+
+    def pages(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
+        """Fetch what is new since `cursor`, page by page; each page carries the cursor to save after it."""
+        ...
+
+
+class ScraperFactory(Protocol):
+    """A scraper class: built from its source settings, the shared HTTP client and the http settings."""
+
+    platform: ClassVar[str]
+
+    def __call__(self, source: SourceSettings, http: HttpClient, settings: HttpSettings) -> Scraper: ...
+
+
+def with_snapshot(posts: Sequence[Post], response: Response) -> tuple[Post, ...]:
+    """The posts with the raw response they were parsed from attached as evidence."""
+    snap = Snapshot(response.url, response.body, response.fetched_at, response.content_type)
+    return tuple(dataclasses.replace(p, snapshot=snap) for p in posts)
+
+
+def options(source: SourceSettings, allowed: Mapping[str, type | tuple[type, ...]]) -> dict[str, Any]:
+    """The source's options checked against `allowed` (name -> type); ConfigError names the bad key."""
+    out: dict[str, Any] = {}
+    for key, value in source.options.items():
+        if key not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise ConfigError(f"sources[{source.name}].options.{key}: unknown option (known: {known})")
+        expected = allowed[key]
+        if isinstance(value, bool) and expected in (int, float):
+            raise ConfigError(f"sources[{source.name}].options.{key}: expected a number")
+        if not isinstance(value, expected):
+            names = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
+            raise ConfigError(f"sources[{source.name}].options.{key}: expected {names}, got {value!r}")
+        out[key] = value
+    return out
+
+
+def remember(seen: Sequence[str], new: Sequence[str]) -> list[str]:
+    """Newest-first list of seen ids, bounded to SEEN_LIMIT."""
+    merged = list(dict.fromkeys([*new, *seen]))
+    return merged[:SEEN_LIMIT]
+
+
+def utc_from_timestamp(value: Any) -> datetime | None:
+    """Aware UTC from a unix timestamp, None when not a sane number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None

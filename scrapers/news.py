@@ -1,0 +1,226 @@
+"""News sites: an RSS/Atom feed (feedparser), then each new article's main text (trafilatura)."""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+from urllib.parse import urljoin
+
+import feedparser
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from monitor.config import HttpSettings, SourceSettings
+from monitor.errors import ConfigError, ScrapeError
+from monitor.http import HttpClient, Response, decode_body
+from monitor.posts import Media, Post, parse_datetime
+from scrapers.base import Page, options, remember, with_snapshot
+
+PLATFORM = "news"
+_DATE_PATTERNS = tuple(re.compile(p, re.I) for p in (
+    r"<meta[^>]+(?:property|name)=[\"'](?:article:published_time|og:published_time|pubdate)[\"'][^>]*content=[\"']([^\"']+)",
+    r"<meta[^>]+content=[\"']([^\"']+)[\"'][^>]*(?:property|name)=[\"'](?:article:published_time|og:published_time)",
+    r"\"datePublished\"\s*:\s*\"([^\"]+)\"",
+    r"<time[^>]+datetime=[\"']([^\"']+)",
+))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One feed item, before its article page is fetched."""
+
+    url: str
+    title: str
+    summary: str
+    published_at: datetime | None
+    author: str | None
+    image: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """What the article page adds: main text, canonical URL, its own date and author when it has them."""
+
+    text: str
+    url: str | None
+    published_at: datetime | None
+    author: str | None
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _raw(item: Any, key: str) -> Any:
+    # dict.get skips FeedParserDict's key aliasing, which warns (feedparser issue 310).
+    return dict.get(item, key)
+
+
+def _meta_date(html: str) -> datetime | None:
+    """The publication time a page declares (article:published_time, datePublished, <time datetime>)."""
+    for pattern in _DATE_PATTERNS:
+        match = pattern.search(html)
+        if match:
+            try:
+                return parse_datetime(match.group(1))
+            except ValueError:
+                continue
+    return None
+
+
+def _plain(html: str) -> str:
+    if "<" not in html:
+        return html.strip()
+    try:
+        return " ".join(lxml.html.fragment_fromstring(html, create_parent="div").text_content().split())
+    except (etree.ParserError, ValueError):
+        return html.strip()
+
+
+def parse_feed(body: bytes | str, url: str) -> tuple[list[Entry], datetime | None]:
+    """Entries of an RSS/Atom feed (newest first as the feed gives them) and the feed's own date."""
+    parsed = feedparser.parse(body if isinstance(body, bytes) else body.encode("utf-8"))
+    if not parsed.entries and parsed.get("bozo"):
+        raise ScrapeError(f"not an RSS/Atom feed: {parsed.get('bozo_exception')}", url=url)
+    feed_date = _struct_time(_raw(parsed.feed, "updated_parsed") or _raw(parsed.feed, "published_parsed"))
+    entries = []
+    for item in parsed.entries:
+        link = item.get("link") or item.get("id")
+        if not link or not str(link).startswith(("http://", "https://", "/")):
+            continue
+        image = None
+        for enclosure in item.get("enclosures") or []:
+            if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
+                image = enclosure["href"]
+                break
+        thumbs = item.get("media_thumbnail") or item.get("media_content") or []
+        if image is None and thumbs and thumbs[0].get("url"):
+            image = thumbs[0]["url"]
+        entries.append(Entry(
+            url=urljoin(url, str(link)).strip(),
+            title=" ".join(str(item.get("title") or "").split()),
+            summary=_plain(str(item.get("summary") or "")),
+            published_at=_struct_time(_raw(item, "published_parsed") or _raw(item, "updated_parsed")),
+            author=item.get("author") or None,
+            image=image,
+        ))
+    return entries, feed_date
+
+
+def parse_article(body: bytes | str, url: str) -> Article:
+    """Main text of an article page (trafilatura), its canonical URL, date and author when present."""
+    html = decode_body(body)
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, favor_recall=True,
+                                      include_comments=False, include_tables=False)
+    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    canonical = getattr(doc, "url", None) if doc is not None else None
+    published = _meta_date(html)
+    author = getattr(doc, "author", None) if doc is not None else None
+    if canonical and not str(canonical).startswith(("http://", "https://")):
+        canonical = urljoin(url, str(canonical))
+    return Article(text, canonical or None, published, author or None)
+
+
+def entry_post(
+    entry: Entry, article: Article | None, fallback_date: datetime | None, fallback_source: str = "feed"
+) -> Post | None:
+    """The post for a feed entry, with the article's text when it was fetched; None without any date."""
+    published = entry.published_at or (article.published_at if article else None) or fallback_date
+    if published is None:
+        return None
+    body = article.text if article and article.text else entry.summary
+    text = f"{entry.title}\n\n{body}".strip() if body and not body.startswith(entry.title) else (body or entry.title)
+    url = (article.url if article and article.url else None) or entry.url
+    extras: dict[str, Any] = {"title": entry.title, "feed_url": entry.url} if url != entry.url else {"title": entry.title}
+    if entry.published_at is None:
+        extras["date_source"] = "article" if article and article.published_at else fallback_source
+    return Post(
+        platform=PLATFORM,
+        external_id=url,
+        url=url,
+        text=text,
+        published_at=published,
+        author=entry.author or (article.author if article else None),
+        media=(Media("photo", entry.image),) if entry.image else (),
+        extras=extras,
+    )
+
+
+def parse(body: bytes | str, url: str) -> tuple[list[Post], str | None]:
+    """Posts from a saved feed (entry summaries) or, for an HTML page, the one article it holds."""
+    head = (body[:512] if isinstance(body, bytes) else body[:512].encode()).lower()
+    if b"<html" in head or b"<!doctype html" in head:
+        article = parse_article(body, url)
+        entry = Entry(article.url or url, "", "", article.published_at, article.author, None)
+        post = entry_post(entry, article, None)
+        return ([post] if post else []), None
+    entries, feed_date = parse_feed(body, url)
+    return [p for p in (entry_post(e, None, feed_date) for e in entries) if p], None
+
+
+class NewsScraper:
+    """A feed URL as target; new entries' articles are fetched (robots.txt honoured) one page each."""
+
+    platform: ClassVar[str] = PLATFORM
+
+    def __init__(self, source: SourceSettings, http: HttpClient, settings: HttpSettings) -> None:
+        self.source = source
+        self.http = http
+        opts = options(source, {"max_articles": int, "fetch_articles": bool})
+        if not source.target.startswith(("http://", "https://")):
+            raise ConfigError(f"sources[{source.name}].target: expected the feed's http(s) URL")
+        self.max_articles = opts.get("max_articles", 20)
+        self.fetch_articles = opts.get("fetch_articles", True)
+
+    def _article(self, entry: Entry) -> tuple[Article | None, Response | None, str | None]:
+        if not self.fetch_articles:
+            return None, None, None
+        try:
+            response = self.http.get(entry.url, robots=True, source=self.source.name)
+        except ScrapeError as e:
+            # One broken article must not cost the feed: the entry is kept with its summary.
+            return None, None, str(e)
+        return parse_article(response.body, response.url), response, None
+
+    def pages(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
+        """The feed (conditional GET), then one page per new article, oldest first."""
+        validators = cursor.get("validators") if isinstance(cursor.get("validators"), Mapping) else None
+        seen = [str(x) for x in cursor.get("seen", []) if isinstance(x, str)]
+        feed = self.http.get(self.source.target, validators=validators, source=self.source.name)
+        if feed.is_not_modified:
+            yield Page(feed.url, (), dict(cursor), is_not_modified=True)
+            return
+        try:
+            entries, feed_date = parse_feed(feed.body, feed.url)
+        except ScrapeError as e:
+            raise ScrapeError(str(e).split(": ", 1)[-1], source=self.source.name, url=feed.url) from None
+        new = [e for e in entries if e.url not in seen][: self.max_articles]
+        state: dict[str, Any] = {"validators": feed.validators, "seen": seen}
+        if not new:
+            yield Page(feed.url, (), state)
+            return
+        for entry in reversed(new):
+            article, response, error = self._article(entry)
+            post = entry_post(entry, article, feed_date or feed.fetched_at, "feed" if feed_date else "fetched")
+            seen = remember(seen, [entry.url])
+            # Validators are saved only with the last article: a run cut short refetches the feed.
+            state = {"seen": seen, **({"validators": feed.validators} if entry is new[0] else {})}
+            if post is None:
+                yield Page(entry.url, (), state)
+                continue
+            if error:
+                post = dataclasses.replace(post, extras={**post.extras, "article_error": error})
+            yield Page(entry.url, with_snapshot([post], response or feed), state,
+                       notes=(error,) if error else ())
+
