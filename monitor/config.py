@@ -154,6 +154,11 @@ class PlacesSettings(Section):
     regions: tuple[str, ...] = ("Almaty Region", "Zhetysu Region", "Almaty City")
     schools_file: str | None = None
     incident_window_h: float = Field(72.0, gt=0)
+    # Posts join an incident when their text shingles overlap this much (containment), or when the
+    # encoder's cosine similarity reaches the second value (the ru <-> kk case).
+    incident_text_similarity: float = Field(0.6, gt=0, le=1)
+    incident_embedding_similarity: float = Field(0.9, gt=0, le=1)
+    incident_max_candidates: int = Field(500, ge=1)
 
 
 class HttpSettings(Section):

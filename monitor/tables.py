@@ -124,6 +124,8 @@ class Post(SQLModel, table=True):
     places: list[dict[str, Any]] = _json(list)
     has_education_context: bool = True
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    # The encoder's L2-normalized embedding (float32 bytes), kept for incident grouping.
+    embedding: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary()))
 
 
 class Classification(SQLModel, table=True):
