@@ -1,0 +1,33 @@
+"""`monitor match [--json] TEXT`: which region, district, town and school a text is about."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from monitor.cli import App, cli, pass_app
+
+
+@cli.command()
+@click.argument("text", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of {region, district, town, school, span}.")
+@pass_app
+def match(app: App, text: tuple[str, ...], as_json: bool) -> None:
+    """Find places and schools of the watched regions in TEXT (ru, kk in both alphabets, en); best first."""
+    from monitor.places import Gazetteer
+
+    gazetteer = Gazetteer.load(app.settings.places)
+    joined = " ".join(text)
+    matches = gazetteer.match(joined)
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in matches], ensure_ascii=False))
+        return
+    if not matches:
+        click.echo("no place of the watched regions found")
+    for m in matches:
+        where = " / ".join(p for p in (m.region, m.district, m.town, m.school) if p)
+        start, end = m.span
+        click.echo(f"{where}  [{joined[start:end]!r} at {start}-{end}, confidence {m.confidence:.2f}]")
+    context = "yes" if gazetteer.has_education_context(joined) else "no"
+    click.echo(f"school/education context: {context}")
