@@ -168,7 +168,8 @@ def compose(
             if tag.startswith("+") and tag[1:] not in cats:
                 cats.append(tag[1:])
     follow = tail_pool.pick(rng, "follow", kind, cats)
-    if follow and rng.random() < 0.45:
+    # A code-switched post always carries a sentence from the other language.
+    if follow and (tail_pool is not core_pool or rng.random() < 0.45):
         parts.append(rng.choice(follow.lines))
     opener = core_pool.pick(rng, "open", kind, cats)
     if opener and rng.random() < 0.25:
