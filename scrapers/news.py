@@ -51,6 +51,7 @@ class Article:
     url: str | None
     published_at: datetime | None
     author: str | None
+    title: str = ""
 
 
 def _struct_time(value: Any) -> datetime | None:
@@ -91,8 +92,10 @@ def _plain(html: str) -> str:
 def parse_feed(body: bytes | str, url: str) -> tuple[list[Entry], datetime | None]:
     """Entries of an RSS/Atom feed (newest first as the feed gives them) and the feed's own date."""
     parsed = feedparser.parse(body if isinstance(body, bytes) else body.encode("utf-8"))
-    if not parsed.entries and parsed.get("bozo"):
-        raise ScrapeError(f"not an RSS/Atom feed: {parsed.get('bozo_exception')}", url=url)
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+        # E.g. an HTML error or consent page answered with 200 where the feed should be.
+        reason = parsed.get("bozo_exception") or "no feed elements found"
+        raise ScrapeError(f"not an RSS/Atom feed: {reason}", url=url)
     feed_date = _struct_time(_raw(parsed.feed, "updated_parsed") or _raw(parsed.feed, "published_parsed"))
     entries = []
     for item in parsed.entries:
@@ -129,7 +132,8 @@ def parse_article(body: bytes | str, url: str) -> Article:
     author = getattr(doc, "author", None) if doc is not None else None
     if canonical and not str(canonical).startswith(("http://", "https://")):
         canonical = urljoin(url, str(canonical))
-    return Article(text, canonical or None, published, author or None)
+    title = " ".join(str(getattr(doc, "title", None) or "").split()) if doc is not None else ""
+    return Article(text, canonical or None, published, author or None, title)
 
 
 def entry_post(
@@ -162,7 +166,7 @@ def parse(body: bytes | str, url: str) -> tuple[list[Post], str | None]:
     head = (body[:512] if isinstance(body, bytes) else body[:512].encode()).lower()
     if b"<html" in head or b"<!doctype html" in head:
         article = parse_article(body, url)
-        entry = Entry(article.url or url, "", "", article.published_at, article.author, None)
+        entry = Entry(article.url or url, article.title, "", article.published_at, article.author, None)
         post = entry_post(entry, article, None)
         return ([post] if post else []), None
     entries, feed_date = parse_feed(body, url)

@@ -36,6 +36,7 @@ class VkApiError(ScrapeError):
 
     def __init__(self, code: int, message: str, *, source: str | None = None, url: str | None = None) -> None:
         self.code = code
+        self.detail = message
         super().__init__(f"VK API error {code}: {message}", source=source, url=url)
 
 
@@ -194,9 +195,9 @@ class VkScraper:
                 if e.code in RETRY_CODES and attempt < self.settings.max_retries:
                     self.http.sleep(self.http.backoff(attempt))
                     continue
-                raise VkApiError(e.code, str(e).split(": ", 1)[-1], source=self.source.name, url=url) from None
+                raise VkApiError(e.code, e.detail, source=self.source.name, url=url) from None
             except ScrapeError as e:
-                raise ScrapeError(str(e), source=self.source.name) from None
+                raise ScrapeError(str(e).removeprefix(f"{url}: "), source=self.source.name, url=url) from None
             # The evidence URL must not carry the token.
             clean = Response(f"{url}?{method}", response.status, response.headers, response.body,
                              response.fetched_at)

@@ -68,6 +68,9 @@ def parse_feed(body: bytes | str, url: str) -> list[Post]:
         raise ScrapeError(f"YouTube feed is not XML: {e}", url=url) from None
     if root is None:
         raise ScrapeError("YouTube feed is not XML", url=url)
+    if root.tag != f"{{{NS['a']}}}feed":
+        # E.g. a cookie-consent HTML page answered with 200 instead of the feed.
+        raise ScrapeError(f"not a YouTube channel feed (root element <{etree.QName(root).localname}>)", url=url)
     posts = []
     for entry in root.iterfind("a:entry", NS):
         video_id = entry.findtext("yt:videoId", namespaces=NS)
