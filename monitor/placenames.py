@@ -63,8 +63,9 @@ _KK_CYR = (
 )
 _TO_LATIN = str.maketrans("аеыидтнгклрмбпсу", "aeyidtngklrmbpsu")
 KK_SUFFIX = f"(?:{_KK_CYR}|{_KK_CYR.translate(_TO_LATIN)})"
-RU_NOUN = r"(?:а|у|е|ом|ем|ы|и|ой|ам|ах|ами|ов|ю|я)"
-RU_SOFT = r"(?:е|я|ю|ем|и|ей|ью|у|ой|ы|ям|ях|ями)"
+# Singular cases only: plural "-ов" would take "Батыров" for "Өтеген батыр".
+RU_NOUN = r"(?:а|у|е|ом|ем|ы|и|ой|ю|я)"
+RU_SOFT = r"(?:е|я|ю|ем|и|ей|ью|у|ой|ы)"
 RU_ADJ = r"(?:ий|ый|ой|ого|его|ому|ему|ом|ем|им|ым|ая|яя|ую|юю|ое|ее|ие|ые|их|ых|ими|ыми|ей|ого)"
 
 SUFFIX_CLASSES: dict[str, re.Pattern[str]] = {

@@ -23,7 +23,7 @@ from monitor.placenames import (
     load_place_file,
     normalize,
 )
-from monitor.schools import find_schools
+from monitor.schools import SchoolMention, find_schools
 
 PLACE_FILES = ("almaty_region.toml", "zhetysu_region.toml", "almaty_city.toml")
 REGIONS = ("Almaty Region", "Zhetysu Region", "Almaty City")
@@ -148,7 +148,8 @@ class Gazetteer:
         norm = normalize(text)
         hits: list[_Hit] = []
         blocked: list[tuple[int, int]] = []
-        has_edu = has_school = False
+        has_edu = False
+        triggers: list[int] = []
         for end, (length, values) in self._automaton.iter(norm):
             start = end - length + 1
             if start > 0 and norm[start - 1].isalnum():
@@ -163,9 +164,10 @@ class Gazetteer:
                 elif kind == "edu":
                     has_edu = True
                 else:
-                    has_edu = has_school = True
+                    has_edu = True
+                    triggers.append(start)
         places = _resolve([h for h in hits if not any(h.start < b1 and b0 < h.end for b0, b1 in blocked)])
-        schools = [self._school_match(s, places, norm) for s in find_schools(norm, text)] if has_school else []
+        schools = [self._school_match(s, places) for s in find_schools(norm, text, triggers)] if triggers else []
         matches = _best_first(
             [m for m in schools if m.region is None or m.region in self.regions]
             + [_to_match(h) for h in places if h.target.region in self.regions]
@@ -203,9 +205,12 @@ class Gazetteer:
                 return None
         return _Hit(start, word_end, rule.target, confidence, priority)
 
-    def _school_match(self, school: Any, places: list[_Hit], norm: str) -> PlaceMatch:
+    def _school_match(self, school: SchoolMention, places: list[_Hit]) -> PlaceMatch:
         """A school mention placed at the nearest place named in the same text (or nowhere)."""
-        near = min(places, key=lambda h: min(abs(h.start - school.end), abs(school.start - h.end)), default=None)
+        # The most specific place named in the text, the nearest of those: "Жамбылский район
+        # Алматинской области, школа №8" is a school of the district, not of the region.
+        near = min(places, key=lambda h: (-_target_specificity(h.target),
+                                          min(abs(h.start - school.end), abs(school.start - h.end))), default=None)
         target = near.target if near is not None else None
         if target is not None and target.school:
             return PlaceMatch(target.region, target.district, target.town, target.school, (school.start, school.end), 0.95)
@@ -244,6 +249,10 @@ def _resolve(hits: list[_Hit]) -> list[_Hit]:
 def _to_match(hit: _Hit) -> PlaceMatch:
     t = hit.target
     return PlaceMatch(t.region, t.district, t.town, t.school, (hit.start, hit.end), hit.confidence)
+
+
+def _target_specificity(t: Target) -> int:
+    return 2 if t.town else 1 if t.district else 0
 
 
 def _specificity(m: PlaceMatch) -> int:
