@@ -178,6 +178,8 @@ class QueueItem(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_queue_claim_order", "status", "severity_rank", "created_at"),
         sa.Index("ix_queue_district", "district", "status"),
+        sa.Index("ix_queue_region", "region", "status"),  # web queue page filters (revision 0004_web)
+        sa.Index("ix_queue_category", "category", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(sa_column=sa.Column(sa.Integer(), sa.ForeignKey("incident.id"), nullable=False, unique=True))

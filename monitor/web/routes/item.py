@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from monitor import tables
 from monitor.db import transaction
 from monitor.errors import NotFound, QueueError
+from monitor.incidents import split_incident
 from monitor.queue import add_note, claim, decide, record_audit, release
 from monitor.web.detail import load_item, snapshot_text
 from monitor.web.render import flash, highlight, page
@@ -39,11 +40,7 @@ def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
 
 
 def _can_split(item: tables.QueueItem, posts: list[tables.Post]) -> bool:
-    try:
-        from monitor.incidents import split_incident  # noqa: F401
-    except ImportError:
-        return False
-    return len(posts) > 1
+    return len(posts) > 1 and item.status not in ("confirmed", "dismissed")
 
 
 @router.get("/items/{item_id}/snapshots/{snapshot_id}")
@@ -128,16 +125,9 @@ def note_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
 @router.post("/items/{item_id}/split")
 def split_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("moderator"))],
                post_ids: Annotated[list[int], Form()]) -> Response:
-    """Move the ticked posts out of this incident into a new one (when the incidents module offers it)."""
+    """Move the ticked posts out of this incident into a new incident with its own queue item."""
     try:
-        from monitor.incidents import split_incident
-    except ImportError:
-        raise NotFound("splitting incidents is not available in this version") from None
-    web = request.app.state.web
-    with web.sessions() as session:
-        item = session.get(tables.QueueItem, item_id)
-        if item is None:
-            raise NotFound(f"queue item {item_id} does not exist")
-        incident_id = item.incident_id
-    split_incident(web.sessions, incident_id, post_ids, actor=actor.name)  # type: ignore[call-arg]
-    return _done(request, item_id, f"{len(post_ids)} post(s) split into a new incident")
+        new_item = split_incident(request.app.state.web.sessions, actor.user, item_id, post_ids)
+    except QueueError as e:
+        return _refused(request, item_id, e)
+    return _done(request, item_id, f"{len(post_ids)} post(s) split into item {new_item.id}")
