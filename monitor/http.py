@@ -26,6 +26,10 @@ class ResponseTooLarge(ScrapeError):
     """The response body went past `http.max_response_bytes`; reading stopped there."""
 
 
+class Unreachable(ScrapeError):
+    """The host could not be reached (connect error, timeout) even after the retries."""
+
+
 class RobotsDisallowed(ScrapeError):
     """robots.txt of the host forbids our user agent to fetch the URL."""
 
@@ -200,7 +204,7 @@ class HttpClient:
                 response = self._get_once(url, params, headers, source)
             except httpx.TransportError as e:
                 if attempt >= self.settings.max_retries:
-                    raise ScrapeError(f"{type(e).__name__}: {e}", source=source, url=url) from e
+                    raise Unreachable(f"{type(e).__name__}: {e}", source=source, url=url) from e
                 self.sleep(self.backoff(attempt, None))
                 attempt += 1
                 continue

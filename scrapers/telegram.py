@@ -14,7 +14,7 @@ from lxml import etree
 
 from monitor.config import HttpSettings, SourceSettings
 from monitor.errors import ConfigError, ScrapeError
-from monitor.http import HttpClient, Response, decode_body
+from monitor.http import HttpClient, Response, Unreachable, decode_body
 from monitor.posts import Media, Post
 from scrapers.base import Page, options, with_snapshot
 
@@ -279,14 +279,14 @@ class TelegramScraper:
         self.hosts = [h for h in (opts.get("host", "t.me"), opts.get("fallback_host", "telegram.me")) if h]
 
     def _fetch(self, query: str) -> Response:
-        last_error: ScrapeError | None = None
+        first_error: Unreachable | None = None
         for host in list(self.hosts):
             url = f"https://{host}/s/{self.channel}{query}"
             try:
                 response = self.http.get(url, follow_redirects=False, source=self.source.name)
-            except ScrapeError as e:
+            except Unreachable as e:
                 # t.me is blocked on some networks where telegram.me still answers.
-                last_error = e
+                first_error = first_error or e
                 continue
             if response.redirect_to is not None:
                 if "/s/" not in urlsplit(response.redirect_to).path:
@@ -298,8 +298,8 @@ class TelegramScraper:
                 self.hosts.remove(host)
                 self.hosts.insert(0, host)
             return response
-        assert last_error is not None
-        raise last_error
+        assert first_error is not None
+        raise first_error
 
     def pages(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
         """First run: newest page then older (`?before=`); later runs: newer pages (`?after=`)."""
