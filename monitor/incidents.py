@@ -7,11 +7,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from monitor import tables
 from monitor.classifier import severity_rank
@@ -29,7 +30,10 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 _TAG = re.compile(r"[#@]\w+")
 _WORD = re.compile(r"\w+")
 # Words that say nothing about which event a post is about (reposters add them).
-_FILLER = frozenset("и в на с по а но что это как не да уже все вот ужас жесть смотрите repost репост".split())
+_FILLER = frozenset(
+    ["и", "в", "на", "с", "по", "а", "но", "что", "это", "как", "не", "да", "уже", "все", "вот", "ужас", "жесть",
+     "смотрите", "repost", "репост"]
+)
 
 
 def text_tokens(text: str) -> list[str]:
@@ -42,7 +46,7 @@ def shingles(tokens: Sequence[str]) -> set[tuple[str, ...]]:
     """Word bigrams (single words for very short texts)."""
     if len(tokens) < 3:
         return {(t,) for t in tokens}
-    return {(a, b) for a, b in zip(tokens, tokens[1:])}
+    return set(pairwise(tokens))
 
 
 def text_similarity(a: Sequence[str], b: Sequence[str]) -> float:
@@ -129,7 +133,7 @@ def _candidates(session: Session, post: Post, settings: Settings) -> list[_Candi
         .join(Incident, Incident.id == Post.incident_id)  # type: ignore[arg-type]
         .where(Post.id != post.id, Post.published_at >= post.published_at - window,
                Post.published_at <= post.published_at + window)
-        .order_by(Post.published_at.desc())  # type: ignore[attr-defined]
+        .order_by(col(Post.published_at).desc())
         .limit(settings.places.incident_max_candidates)
     )
     return [_Candidate(p, i) for p, i in session.exec(stmt)]
@@ -263,8 +267,8 @@ def _lead_post(session: Session, posts: Sequence[Post]) -> Post:
     ids = [p.id for p in posts]
     row = session.exec(
         select(tables.Classification.post_id)
-        .where(tables.Classification.post_id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(tables.Classification.score.desc(), tables.Classification.id.desc())  # type: ignore[attr-defined]
+        .where(col(tables.Classification.post_id).in_(ids))
+        .order_by(col(tables.Classification.score).desc(), col(tables.Classification.id).desc())
         .limit(1)
     ).first()
     return next((p for p in posts if p.id == row), posts[0])
@@ -274,7 +278,7 @@ def _copy_item(session: Session, item: QueueItem, incident: Incident, lead: Post
     """A new review item for the split-off incident: the filter fields of the original, the lead post's place."""
     scored = session.exec(
         select(tables.Classification).where(tables.Classification.post_id == lead.id)
-        .order_by(tables.Classification.id.desc())  # type: ignore[attr-defined]
+        .order_by(col(tables.Classification.id).desc())
     ).first()
     copy = QueueItem(
         incident_id=incident.id or 0, post_id=lead.id or 0, status="new",

@@ -138,7 +138,7 @@ def load_place_file(path: Path) -> list[NameRule]:
         where = f"{path.name}: place[{i}]"
         unknown = set(entry) - _PLACE_KEYS
         if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]}")
+            raise ConfigError(f"{where}: unknown key {min(unknown)}")
         if not isinstance(entry.get("region"), str):
             raise ConfigError(f"{where}: region is required")
         target = Target(entry["region"], entry.get("district"), entry.get("town"), entry.get("school"))
@@ -171,7 +171,7 @@ def load_context(path: Path) -> Context:
     fields = Context.__dataclass_fields__
     unknown = set(data) - set(fields)
     if unknown:
-        raise ConfigError(f"{path.name}: unknown key {sorted(unknown)[0]}")
+        raise ConfigError(f"{path.name}: unknown key {min(unknown)}")
     values = {f: tuple(normalize_name(w) for w in _str_list(data.get(f), f"{path.name}: {f}")) for f in fields}
     return Context(**values)
 

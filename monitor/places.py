@@ -123,7 +123,7 @@ class Gazetteer:
         """The gazetteer shipped in monitor/data/places, plus the configured known schools."""
         unknown = set(settings.regions) - set(REGIONS)
         if unknown:
-            raise ConfigError(f"places.regions: unknown region {sorted(unknown)[0]!r} (known: {', '.join(REGIONS)})")
+            raise ConfigError(f"places.regions: unknown region {min(unknown)!r} (known: {', '.join(REGIONS)})")
         rules: list[NameRule] = []
         for name in PLACE_FILES:
             rules += load_place_file(data_dir / name)
