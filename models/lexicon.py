@@ -19,11 +19,11 @@ _W = r"(?<![\w])"  # a word start (works for Cyrillic and Latin alike)
 # Signals: categories plus the severity signals (weapon, injury, sexual, video, crowd) and context cues.
 PATTERNS: dict[str, tuple[str, ...]] = {
     "physical_violence": (
-        r"изби\w*", r"избив\w*", r"избит\w*", r"побо\w+", r"драк\w*", r"подрал\w*", r"избиени\w*",
+        r"изби(?!рат)\w*", r"побо\w+", r"драк\w*", r"подрал\w*", r"избиени\w*",
         r"ударил\w*", r"ударов", r"пинал\w*", r"толкнул\w*", r"нап(ал|ад)\w*", r"жесток\w*",
         r"ұр(ды|ып|ған|ған|а бастады|ылған)\w*", r"төбелес\w*", r"соққы\w*", r"теп(кіле|ті)\w*",
         r"beat(en|ing)?\b", r"assault\w*", r"punch\w*", r"kick(ed|ing)\b", r"attack(ed|s)?\b", r"fight(s|ing)?\b",
-        r"izbi\w*", r"drak\w*", r"pobo\w+", r"urip\w*", r"urdy\w*", r"tobeles\w*",
+        r"izbi(?!rat)\w*", r"drak\w*", r"pobo\w+", r"urip\w*", r"urdy\w*", r"tobeles\w*",
     ),
     "bullying": (
         r"травл\w*", r"затрав\w*", r"буллинг\w*", r"булли\w*", r"издева\w*", r"унижа\w*", r"униз\w*",
