@@ -161,17 +161,19 @@ def compose(
     """One post: optional opener, the core, optional detail and follow-up, optional closer."""
     kind, cats = core.tags[0], list(core.tags[1:])
     parts = [rng.choice(core.lines)]
-    detail = core_pool.pick(rng, "detail", kind, cats)
+    # First-person parent posts take only tails written for them, not news-style details.
+    voice = "parent_post" if kind == "parent_post" else None
+    detail = None if voice else core_pool.pick(rng, "detail", kind, cats)
     if detail and rng.random() < 0.4:
         parts.append(rng.choice(detail.lines))
         for tag in detail.tags[1:]:
             if tag.startswith("+") and tag[1:] not in cats:
                 cats.append(tag[1:])
-    follow = tail_pool.pick(rng, "follow", kind, cats)
+    follow = tail_pool.pick(rng, "follow", voice or kind, [] if voice else cats)
     # A code-switched post always carries a sentence from the other language.
     if follow and (tail_pool is not core_pool or rng.random() < 0.45):
         parts.append(rng.choice(follow.lines))
-    opener = core_pool.pick(rng, "open", kind, cats)
+    opener = None if voice else core_pool.pick(rng, "open", kind, cats)
     if opener and rng.random() < 0.25:
         parts.insert(0, rng.choice(opener.lines))
     closer = tail_pool.pick(rng, "close", kind, cats)
