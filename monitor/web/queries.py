@@ -136,6 +136,7 @@ class QueueRow:
     preview: str
     author: str | None
     claimed_by: str | None
+    is_demo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,8 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
         text = post.text if post else ""
         rows.append(QueueRow(item=item, preview=text[:280] + ("…" if len(text) > 280 else ""),
                              author=post.author if post else None,
-                             claimed_by=users.get(item.claimed_by_id) if item.claimed_by_id else None))
+                             claimed_by=users.get(item.claimed_by_id) if item.claimed_by_id else None,
+                             is_demo=bool(post and post.external_id.startswith("demo-"))))
     pages = max(1, -(-total // page_size))
     return QueuePage(rows=rows, total=total, status_counts=status_counts, page=q.page, pages=pages)
 
