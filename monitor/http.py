@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import random
 import re
+import threading
 import time
 import urllib.robotparser
 from collections.abc import Callable, Mapping
@@ -127,7 +128,8 @@ class HttpClient:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
-    _last_request: dict[str, float] = field(default_factory=dict)
+    _next_slot: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -226,13 +228,14 @@ class HttpClient:
 
     def _wait_turn(self, url: str) -> None:
         host = urlsplit(url).netloc.lower()
-        interval = self.settings.rate_limit_per_host_s
-        last = self._last_request.get(host)
-        if last is not None and interval > 0:
-            wait = last + interval - self.clock()
-            if wait > 0:
-                self.sleep(wait)
-        self._last_request[host] = self.clock()
+        # Scheduled jobs share one client from several threads: each request reserves its slot under
+        # the lock and sleeps outside it, so two sources on one host still keep the interval.
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = slot + self.settings.rate_limit_per_host_s
+        if slot > now:
+            self.sleep(slot - now)
 
     def _get_once(
         self, url: str, params: Mapping[str, str | int] | None, headers: dict[str, str], source: str | None

@@ -266,3 +266,15 @@ def test_decode_body_charsets() -> None:
     assert "Школа" in decode_body(page, "")
     # An unknown charset name falls through instead of crashing.
     assert decode_body("Школа".encode("cp1251"), "text/html; charset=x-nonsense") == "Школа"
+
+
+def test_rate_limit_holds_across_threads() -> None:
+    time = FakeTime()
+    client = make_client(lambda r: httpx.Response(200), time, rate_limit_per_host_s=2.0)
+    client.sleep = lambda seconds: time.sleeps.append(seconds)  # the clock stands still: all start at once
+    threads = [threading.Thread(target=client.get, args=("https://a.example.kz/x",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(time.sleeps) == [pytest.approx(2.0), pytest.approx(4.0), pytest.approx(6.0)]
