@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from monitor import mail
 from monitor.config import Settings
@@ -45,7 +45,7 @@ def raise_alert(session: Session, item: QueueItem, reason: str, *, at: datetime 
     if item.id is None:
         session.flush()
     existing = session.exec(
-        select(Alert.id).where(Alert.queue_item_id == item.id, Alert.reason == reason)
+        select(col(Alert.id)).where(col(Alert.queue_item_id) == item.id, col(Alert.reason) == reason)
     ).first()
     if existing is not None:
         return None
@@ -59,11 +59,11 @@ def sweep_critical(session: Session, now: datetime) -> int:
     since = now - SWEEP_WINDOW
     count = 0
     critical = session.exec(
-        select(QueueItem).where(QueueItem.severity == "critical", QueueItem.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-                                QueueItem.updated_at >= since)  # type: ignore[operator]
+        select(QueueItem).where(col(QueueItem.severity) == "critical", col(QueueItem.status).in_(OPEN_STATUSES),
+                                col(QueueItem.updated_at) >= since)
     ).all()
     escalated = session.exec(
-        select(QueueItem).where(QueueItem.status == "escalated", QueueItem.decided_at >= since)  # type: ignore[operator]
+        select(QueueItem).where(col(QueueItem.status) == "escalated", col(QueueItem.decided_at) >= since)
     ).all()
     for items, reason in ((critical, "critical"), (escalated, "escalated")):
         for item in items:
@@ -83,7 +83,7 @@ def is_due(alert: Alert, settings: Settings, now: datetime) -> bool:
 def batches_last_hour(session: Session, now: datetime) -> int:
     """How many alert batches went out in the past hour (a batch shares one sent_at)."""
     return int(session.exec(
-        select(sa.func.count(sa.distinct(Alert.sent_at))).where(Alert.sent_at > now - timedelta(hours=1))  # type: ignore[operator]
+        select(sa.func.count(sa.distinct(col(Alert.sent_at)))).where(col(Alert.sent_at) > now - timedelta(hours=1))
     ).one())
 
 
@@ -151,7 +151,7 @@ class AlertResult:
 
 def _lines(session: Session, alerts: Sequence[Alert], base_url: str) -> list[AlertLine]:
     items = {i.id: i for i in session.exec(
-        select(QueueItem).where(QueueItem.id.in_([a.queue_item_id for a in alerts]))  # type: ignore[union-attr]
+        select(QueueItem).where(col(QueueItem.id).in_([a.queue_item_id for a in alerts]))
     ).all()}
     out = []
     for a in alerts:
@@ -174,7 +174,7 @@ def send_alerts(
         return AlertResult("no_channel", raised)
     with sessions() as session:
         pending = list(session.exec(
-            select(Alert).where(Alert.sent_at.is_(None)).order_by(Alert.created_at, Alert.id)  # type: ignore[union-attr]
+            select(Alert).where(col(Alert.sent_at).is_(None)).order_by(col(Alert.created_at), col(Alert.id))
         ).all())
         # Once one alert has waited out the window, every fresh alert rides along in the same batch.
         fresh = [a for a in pending if a.attempts == 0]

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from monitor.classifier import SEVERITIES
 from monitor.config import Settings
@@ -163,20 +163,20 @@ def collect(
     base_url = settings.web.base_url
     limit = settings.digest.max_items
     confirmed_rows = session.exec(
-        select(QueueItem, Post.author)
-        .join(Post, Post.id == QueueItem.post_id)  # type: ignore[arg-type]
-        .where(QueueItem.status == "confirmed")
-        .where(QueueItem.decided_at >= period_start_at)  # type: ignore[operator]
-        .where(QueueItem.decided_at < period_end_at)  # type: ignore[operator]
-        .order_by(QueueItem.severity_rank.desc(), QueueItem.decided_at)  # type: ignore[attr-defined]
+        select(QueueItem, col(Post.author))
+        .join(Post, col(Post.id) == col(QueueItem.post_id))
+        .where(col(QueueItem.status) == "confirmed")
+        .where(col(QueueItem.decided_at) >= period_start_at)
+        .where(col(QueueItem.decided_at) < period_end_at)
+        .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.decided_at))
     ).all()
     confirmed = [_line(item, author, base_url, key, item.decided_at or item.updated_at) for item, author in confirmed_rows]
 
     pending: dict[str, dict[str | None, int]] = {}
     counts = session.exec(
-        select(QueueItem.severity, QueueItem.district, sa.func.count())
-        .where(QueueItem.status.in_(PENDING_STATUSES))  # type: ignore[attr-defined]
-        .group_by(QueueItem.severity, QueueItem.district)
+        select(col(QueueItem.severity), col(QueueItem.district), sa.func.count())
+        .where(col(QueueItem.status).in_(PENDING_STATUSES))
+        .group_by(col(QueueItem.severity), col(QueueItem.district))
     ).all()
     for severity, district, count in counts:
         pending.setdefault(severity, {})[district] = int(count)
@@ -184,17 +184,17 @@ def collect(
                for s in reversed(SEVERITIES) if s in pending}
 
     oldest_rows = session.exec(
-        select(QueueItem, Post.author)
-        .join(Post, Post.id == QueueItem.post_id)  # type: ignore[arg-type]
-        .where(QueueItem.status.in_(PENDING_STATUSES))  # type: ignore[attr-defined]
-        .order_by(QueueItem.created_at, QueueItem.id)
+        select(QueueItem, col(Post.author))
+        .join(Post, col(Post.id) == col(QueueItem.post_id))
+        .where(col(QueueItem.status).in_(PENDING_STATUSES))
+        .order_by(col(QueueItem.created_at), col(QueueItem.id))
         .limit(min(limit, 10))
     ).all()
     oldest = [_line(item, author, base_url, key, item.created_at) for item, author in oldest_rows]
 
     sources = session.exec(
-        select(Source).where(Source.consecutive_failures > 0)
-        .order_by(Source.consecutive_failures.desc(), Source.name)  # type: ignore[attr-defined]
+        select(Source).where(col(Source.consecutive_failures) > 0)
+        .order_by(col(Source.consecutive_failures).desc(), col(Source.name))
     ).all()
     failing = tuple(
         FailingSource(s.name, s.platform, s.consecutive_failures, (s.last_error or "")[:200] or None, s.last_error_at)

@@ -16,12 +16,20 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from monitor import mail
 from monitor.config import Settings
 from monitor.db import transaction
-from monitor.digest import RecipientList, Rendered, collect, default_period_start, pseudonym_key, recipient_lists, render
+from monitor.digest import (
+    RecipientList,
+    Rendered,
+    collect,
+    default_period_start,
+    pseudonym_key,
+    recipient_lists,
+    render,
+)
 from monitor.tables import DigestRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,8 +70,8 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 def _previous_end(session: Session, key: str, day: date) -> datetime | None:
     row = session.exec(
-        select(DigestRun).where(DigestRun.recipients_key == key, DigestRun.status == "sent", DigestRun.day < day)
-        .order_by(DigestRun.day.desc())  # type: ignore[attr-defined]
+        select(DigestRun).where(col(DigestRun.recipients_key) == key, col(DigestRun.status) == "sent", col(DigestRun.day) < day)
+        .order_by(col(DigestRun.day).desc())
         .limit(1)
     ).first()
     if row is None:
@@ -78,7 +86,7 @@ def _claim(
     try:
         with transaction(sessions) as session:
             run = session.exec(
-                select(DigestRun).where(DigestRun.day == day, DigestRun.recipients_key == rl.key)
+                select(DigestRun).where(col(DigestRun.day) == day, col(DigestRun.recipients_key) == rl.key)
             ).first()
             if run is None:
                 start = _previous_end(session, rl.key, day) or default_period_start(now)
@@ -99,11 +107,11 @@ def _claim(
             # Optimistic claim: only one process moves the row from the state it read.
             claimed = session.execute(
                 sa.update(DigestRun)
-                .where(DigestRun.id == run.id, DigestRun.status == run.status, DigestRun.attempts == run.attempts)  # type: ignore[arg-type]
+                .where(col(DigestRun.id) == run.id, col(DigestRun.status) == run.status, col(DigestRun.attempts) == run.attempts)
                 .values(status="sending", attempts=run.attempts + 1, next_attempt_at=now + CLAIM_EXPIRY,
                         period_end_at=now)
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if getattr(claimed, "rowcount", 0) != 1:
                 return None, "busy"
             session.refresh(run)
             return run, ""
@@ -183,5 +191,5 @@ def run_digests(
 def recent_runs(session: Session, limit: int = 30) -> list[DigestRun]:
     """The latest digest runs, newest first (for the dashboard and `monitor digest --status`)."""
     return list(session.exec(
-        select(DigestRun).order_by(DigestRun.day.desc(), DigestRun.id.desc()).limit(limit)  # type: ignore[attr-defined]
+        select(DigestRun).order_by(col(DigestRun.day).desc(), col(DigestRun.id).desc()).limit(limit)
     ).all())

@@ -18,7 +18,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ from monitor.tables import JobRun, utcnow
 
 log = logging.getLogger(__name__)
 
-EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
 
 
@@ -56,7 +56,7 @@ def interval_slot(now: datetime, interval_s: float, jitter_s: float = 0.0) -> da
 def daily_slot(now: datetime, tz: ZoneInfo) -> datetime:
     """The slot of a once-a-day job: the start of the local day, in UTC."""
     local_day: date = now.astimezone(tz).date()
-    return datetime.combine(local_day, time(0, 0), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(local_day, time(0, 0), tzinfo=tz).astimezone(UTC)
 
 
 def advisory_key(name: str) -> int:

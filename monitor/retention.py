@@ -21,12 +21,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from monitor.config import Settings
 from monitor.db import transaction
 from monitor.queue import record_audit
-from monitor.tables import Alert, Classification, Decision, Incident, JobRun, Post, QueueItem, Snapshot, utcnow
+from monitor.tables import (
+    Alert,
+    Classification,
+    Decision,
+    Incident,
+    JobRun,
+    Post,
+    QueueItem,
+    Snapshot,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +67,10 @@ def _delete_posts(session: Session, post_ids: Sequence[int], report: PurgeReport
     if not post_ids:
         return
     # A kept post may point at a purged one as its duplicate; the link goes, the kept post stays.
-    session.execute(sa.update(Post).where(Post.duplicate_of_id.in_(post_ids)).values(duplicate_of_id=None))  # type: ignore[union-attr]
+    session.execute(sa.update(Post).where(col(Post.duplicate_of_id).in_(post_ids)).values(duplicate_of_id=None))
     report.add("classification", _rowcount(session.execute(
-        sa.delete(Classification).where(Classification.post_id.in_(post_ids)))))  # type: ignore[attr-defined]
-    report.add("post", _rowcount(session.execute(sa.delete(Post).where(Post.id.in_(post_ids)))))  # type: ignore[union-attr]
+        sa.delete(Classification).where(col(Classification.post_id).in_(post_ids)))))
+    report.add("post", _rowcount(session.execute(sa.delete(Post).where(col(Post.id).in_(post_ids)))))
 
 
 def _purge_items(sessions: sessionmaker[Session], status: str, before: datetime, report: PurgeReport) -> None:
@@ -68,25 +78,25 @@ def _purge_items(sessions: sessionmaker[Session], status: str, before: datetime,
     while True:
         with transaction(sessions) as session:
             rows = session.exec(
-                select(QueueItem.id, QueueItem.incident_id)
-                .where(QueueItem.status == status, QueueItem.decided_at < before)  # type: ignore[operator]
-                .order_by(QueueItem.id).limit(BATCH)
+                select(col(QueueItem.id), col(QueueItem.incident_id))
+                .where(col(QueueItem.status) == status, col(QueueItem.decided_at) < before)
+                .order_by(col(QueueItem.id)).limit(BATCH)
             ).all()
             if not rows:
                 return
-            item_ids = [int(i) for i, _ in rows]
+            item_ids = [int(i or 0) for i, _ in rows]
             incident_ids = [int(i) for _, i in rows]
-            report.add("alert", _rowcount(session.execute(sa.delete(Alert).where(Alert.queue_item_id.in_(item_ids)))))  # type: ignore[attr-defined]
+            report.add("alert", _rowcount(session.execute(sa.delete(Alert).where(col(Alert.queue_item_id).in_(item_ids)))))
             report.add("decision", _rowcount(session.execute(
-                sa.delete(Decision).where(Decision.queue_item_id.in_(item_ids)))))  # type: ignore[attr-defined]
+                sa.delete(Decision).where(col(Decision.queue_item_id).in_(item_ids)))))
             report.add(f"queue_item_{status}", _rowcount(session.execute(
-                sa.delete(QueueItem).where(QueueItem.id.in_(item_ids)))))  # type: ignore[union-attr]
-            post_ids = [int(x) for x in session.exec(
-                select(Post.id).where(Post.incident_id.in_(incident_ids))).all()]  # type: ignore[union-attr]
+                sa.delete(QueueItem).where(col(QueueItem.id).in_(item_ids)))))
+            post_ids = [int(x or 0) for x in session.exec(
+                select(col(Post.id)).where(col(Post.incident_id).in_(incident_ids))).all()]
             _delete_posts(session, post_ids, report)
-            session.execute(sa.update(Incident).where(Incident.split_from_id.in_(incident_ids))  # type: ignore[union-attr]
+            session.execute(sa.update(Incident).where(col(Incident.split_from_id).in_(incident_ids))
                             .values(split_from_id=None))
-            report.add("incident", _rowcount(session.execute(sa.delete(Incident).where(Incident.id.in_(incident_ids)))))  # type: ignore[union-attr]
+            report.add("incident", _rowcount(session.execute(sa.delete(Incident).where(col(Incident.id).in_(incident_ids)))))
             record_audit(session, "system", "retention.purge", "queue_item", None,
                          status=status, items=item_ids, posts=len(post_ids))
 
@@ -94,8 +104,8 @@ def _purge_items(sessions: sessionmaker[Session], status: str, before: datetime,
 def _purge_unflagged(sessions: sessionmaker[Session], before: datetime, report: PurgeReport) -> None:
     while True:
         with transaction(sessions) as session:
-            post_ids = _ids(session, select(Post.id).where(
-                Post.incident_id.is_(None), Post.collected_at < before).order_by(Post.id))  # type: ignore[union-attr, operator]
+            post_ids = _ids(session, select(col(Post.id)).where(
+                col(Post.incident_id).is_(None), col(Post.collected_at) < before).order_by(col(Post.id)))
             if not post_ids:
                 return
             _delete_posts(session, post_ids, report)
@@ -103,15 +113,15 @@ def _purge_unflagged(sessions: sessionmaker[Session], before: datetime, report: 
 
 def _purge_snapshots(sessions: sessionmaker[Session], before: datetime, report: PurgeReport) -> None:
     with transaction(sessions) as session:
-        used = select(Post.snapshot_id).where(Post.snapshot_id.is_not(None))  # type: ignore[union-attr]
+        used = select(col(Post.snapshot_id)).where(col(Post.snapshot_id).is_not(None))
         report.add("snapshot_deleted", _rowcount(session.execute(
-            sa.delete(Snapshot).where(Snapshot.fetched_at < before, Snapshot.id.not_in(used)))))  # type: ignore[operator, union-attr]
+            sa.delete(Snapshot).where(col(Snapshot.fetched_at) < before, col(Snapshot.id).not_in(used)))))
         # Evidence of confirmed and still-open items is kept with them (until their own limit).
-        kept = (select(Post.snapshot_id).join(QueueItem, QueueItem.incident_id == Post.incident_id)  # type: ignore[arg-type]
-                .where(Post.snapshot_id.is_not(None), QueueItem.status.in_(KEEP_EVIDENCE)))  # type: ignore[union-attr, attr-defined]
+        kept = (select(col(Post.snapshot_id)).join(QueueItem, col(QueueItem.incident_id) == col(Post.incident_id))
+                .where(col(Post.snapshot_id).is_not(None), col(QueueItem.status).in_(KEEP_EVIDENCE)))
         report.add("snapshot_body", _rowcount(session.execute(
-            sa.update(Snapshot).where(Snapshot.fetched_at < before, Snapshot.body_z.is_not(None),  # type: ignore[operator, union-attr]
-                                      Snapshot.id.not_in(kept))  # type: ignore[union-attr]
+            sa.update(Snapshot).where(col(Snapshot.fetched_at) < before, col(Snapshot.body_z).is_not(None),
+                                      col(Snapshot.id).not_in(kept))
             .values(body_z=None))))
 
 
@@ -126,8 +136,8 @@ def purge(sessions: sessionmaker[Session], settings: Settings, now: datetime | N
     _purge_snapshots(sessions, now - timedelta(days=r.snapshot_days), report)
     with transaction(sessions) as session:
         report.add("job_run", _rowcount(session.execute(
-            sa.delete(JobRun).where(JobRun.started_at < now - timedelta(days=r.job_run_days)))))  # type: ignore[operator]
+            sa.delete(JobRun).where(col(JobRun.started_at) < now - timedelta(days=r.job_run_days)))))
         report.add("alert", _rowcount(session.execute(
-            sa.delete(Alert).where(Alert.sent_at < now - timedelta(days=r.sent_alert_days)))))  # type: ignore[operator]
+            sa.delete(Alert).where(col(Alert.sent_at) < now - timedelta(days=r.sent_alert_days)))))
     log.info("retention: %s", report.counts)
     return report

@@ -57,7 +57,7 @@ def run_guarded(ctx: JobContext, job: str, slot: Slot, work: Callable[[], Any]) 
     return status
 
 
-class ServiceScheduler(BackgroundScheduler):
+class ServiceScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
     """A BackgroundScheduler that also closes the clients its jobs share when it shuts down."""
 
     def __init__(self, ctx: JobContext, **kwargs: Any) -> None:

@@ -31,12 +31,12 @@ def worker(app: App, no_classify: bool) -> None:
 @pass_app
 def jobs(app: App, limit: int) -> None:
     """The latest scheduled job runs (which process ran which slot, and how it ended)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from monitor.tables import JobRun
 
     with app.sessions()() as session:
-        rows = session.exec(select(JobRun).order_by(JobRun.started_at.desc()).limit(limit)).all()  # type: ignore[attr-defined]
+        rows = session.exec(select(JobRun).order_by(col(JobRun.started_at).desc()).limit(limit)).all()
         for r in rows:
             click.echo(f"{r.started_at.isoformat(timespec='seconds')} {r.job:<28} {r.status:<8} {r.holder}"
                        + (f" {r.error}" if r.error else ""))

@@ -7,7 +7,7 @@ import hmac
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,7 +25,7 @@ from tests.helpers import make_user
 from tests.service.conftest import SmtpServer
 from tests.service.seed import add_item
 
-NOW = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 ON_CALL = ("oncall@edu.example.kz",)
 
 
@@ -38,7 +38,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 hook.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(hook.status)
@@ -126,7 +126,7 @@ def test_escalation_by_a_moderator_raises_an_alert_once(
         assert item is not None
         assert raise_alert(session, item, "escalated") is None  # already raised by the decision
 
-    result = send_alerts(sessions, settings, now=datetime.now(timezone.utc) + timedelta(seconds=1))
+    result = send_alerts(sessions, settings, now=datetime.now(UTC) + timedelta(seconds=1))
     assert (result.status, result.sent) == ("sent", 1)
     [received] = server.inbox.messages
     assert "эскалирован модератором" in str(received.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]

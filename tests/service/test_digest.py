@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.db import create_db_engine, session_factory
 from monitor.config import DigestList, DigestSettings, Settings, SmtpSettings, WebSettings
+from monitor.db import create_db_engine, session_factory
 from monitor.digest import collect, pseudonym, recipient_lists, render
 from monitor.digest_runs import is_due, run_digests, send_list
 from monitor.tables import DigestRun
@@ -19,7 +19,7 @@ from tests.service.conftest import Cert, SmtpServer, password_authenticator
 from tests.service.seed import seed_digest
 
 # 08:30 in Almaty (UTC+5) on a Monday.
-NOW = datetime(2026, 11, 30, 3, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 3, 30, tzinfo=UTC)
 RECIPIENTS = ("media@edu.example.kz", "head@edu.example.kz")
 
 
@@ -87,7 +87,7 @@ def test_second_send_and_restart_send_nothing_more_force_resends(
 
     assert [o.status for o in run_digests(sessions, settings, NOW)] == ["sent"]
     # A restart: a fresh engine and session factory, later the same local day (23:59 Almaty).
-    later = datetime(2026, 11, 30, 18, 59, tzinfo=timezone.utc)
+    later = datetime(2026, 11, 30, 18, 59, tzinfo=UTC)
     engine = create_db_engine(settings.database)
     assert [o.status for o in run_digests(session_factory(engine), settings, later)] == ["already_sent"]
     engine.dispose()
@@ -97,7 +97,7 @@ def test_second_send_and_restart_send_nothing_more_force_resends(
     assert [o.status for o in run_digests(sessions, settings, later, force=True)] == ["sent"]
     assert len(server.inbox.messages) == 2
     # The next local day (00:00 Almaty = 19:00 UTC) is a new digest, covering from the last one on.
-    next_day = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+    next_day = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
     assert [o.status for o in run_digests(sessions, settings, next_day)] == ["sent"]
     assert len(server.inbox.messages) == 3
     first, second = runs(sessions)  # the forced resend reused today's row
@@ -198,10 +198,10 @@ def test_each_list_gets_its_own_email_in_its_language(
 
 def test_not_sent_before_the_local_time_or_on_an_off_day(settings: Settings) -> None:
     weekdays = settings.model_copy(update={"digest": DigestSettings(days=("mon", "tue", "wed", "thu", "fri"))})
-    almaty_0759 = datetime(2026, 11, 30, 2, 59, tzinfo=timezone.utc)
+    almaty_0759 = datetime(2026, 11, 30, 2, 59, tzinfo=UTC)
     assert not is_due(almaty_0759, weekdays)
     assert is_due(almaty_0759 + timedelta(minutes=1), weekdays)
-    saturday_0900 = datetime(2026, 12, 5, 4, 0, tzinfo=timezone.utc)
+    saturday_0900 = datetime(2026, 12, 5, 4, 0, tzinfo=UTC)
     assert not is_due(saturday_0900, weekdays)
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from sqlmodel import select
 from monitor.config import DatabaseSettings, Settings
 from monitor.db import create_db_engine, session_factory
 from monitor.pipeline import Pipeline
-from monitor.tables import JobRun, Post
+from monitor.tables import JobRun
 from tests.service.ingest_worker import batch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_sigterm_mid_batch_lets_the_batch_commit_whole(db_url: str, tmp_path: Pa
     marker = tmp_path / "started"
     proc = spawn("tests.service.ingest_worker", db_url, str(BIG_BATCH), str(marker))
     wait_for(marker.exists, 120, "the batch to start")
-    signalled_at = datetime.now(timezone.utc)
+    signalled_at = datetime.now(UTC)
     code, out = stop(proc)
     assert code == 0, out
     run = _ingest_run(db_url)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,12 +14,20 @@ from monitor.config import RetentionSettings, Settings
 from monitor.db import transaction
 from monitor.retention import purge
 from monitor.tables import (
-    Alert, AuditEvent, Classification, Decision, Incident, JobRun, Post, QueueItem, Snapshot,
+    Alert,
+    AuditEvent,
+    Classification,
+    Decision,
+    Incident,
+    JobRun,
+    Post,
+    QueueItem,
+    Snapshot,
 )
 from tests.helpers import make_user
 from tests.service.seed import add_item
 
-NOW = datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 

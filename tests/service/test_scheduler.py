@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -14,13 +14,18 @@ from monitor.config import DigestSettings, SchedulerSettings, Settings, SmtpSett
 from monitor.errors import ScrapeError
 from monitor.locks import EPOCH, interval_slot
 from monitor.pipeline import Pipeline
-from monitor.scheduler import JobContext, ServiceScheduler, add_guarded_job, build_scheduler, interval_trigger, run_guarded
+from monitor.scheduler import (
+    JobContext,
+    ServiceScheduler,
+    add_guarded_job,
+    build_scheduler,
+    interval_trigger,
+    run_guarded,
+)
 from monitor.tables import JobRun
 from tests.fakes import KeywordClassifier
 from tests.service.conftest import SmtpServer
 from tests.service.seed import seed_digest
-
-UTC = timezone.utc
 
 
 class Clock:
