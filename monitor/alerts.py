@@ -38,7 +38,9 @@ OPEN_STATUSES = ("new", "in_review", "escalated")
 SWEEP_WINDOW = timedelta(hours=24)
 
 
-def raise_alert(session: Session, item: QueueItem, reason: str, *, at: datetime | None = None) -> Alert | None:
+def raise_alert(
+    session: Session, item: QueueItem, reason: str, *, at: datetime | None = None
+) -> Alert | None:
     """Add an alert for a queue item in the caller's transaction; None when one for the same reason exists."""
     if reason not in REASONS:
         raise ValueError(f"alert reason must be one of {REASONS}, not {reason!r}")
@@ -59,8 +61,11 @@ def sweep_critical(session: Session, now: datetime) -> int:
     since = now - SWEEP_WINDOW
     count = 0
     critical = session.exec(
-        select(QueueItem).where(col(QueueItem.severity) == "critical", col(QueueItem.status).in_(OPEN_STATUSES),
-                                col(QueueItem.updated_at) >= since)
+        select(QueueItem).where(
+            col(QueueItem.severity) == "critical",
+            col(QueueItem.status).in_(OPEN_STATUSES),
+            col(QueueItem.updated_at) >= since,
+        )
     ).all()
     escalated = session.exec(
         select(QueueItem).where(col(QueueItem.status) == "escalated", col(QueueItem.decided_at) >= since)
@@ -76,15 +81,19 @@ def is_due(alert: Alert, settings: Settings, now: datetime) -> bool:
     """Whether an alert may be (re)tried now: after the batch window, then with exponential backoff."""
     if alert.attempts >= settings.alerts.max_attempts:
         return False
-    wait = settings.alerts.batch_window_s + settings.alerts.check_interval_s * (2 ** alert.attempts - 1)
+    wait = settings.alerts.batch_window_s + settings.alerts.check_interval_s * (2**alert.attempts - 1)
     return now >= alert.created_at + timedelta(seconds=wait)
 
 
 def batches_last_hour(session: Session, now: datetime) -> int:
     """How many alert batches went out in the past hour (a batch shares one sent_at)."""
-    return int(session.exec(
-        select(sa.func.count(sa.distinct(col(Alert.sent_at)))).where(col(Alert.sent_at) > now - timedelta(hours=1))
-    ).one())
+    return int(
+        session.exec(
+            select(sa.func.count(sa.distinct(col(Alert.sent_at)))).where(
+                col(Alert.sent_at) > now - timedelta(hours=1)
+            )
+        ).one()
+    )
 
 
 @dataclass(frozen=True)
@@ -105,9 +114,16 @@ class AlertLine:
     def as_json(self) -> dict[str, Any]:
         """The webhook's JSON object for this alert."""
         return {
-            "alert_id": self.alert_id, "item_id": self.item_id, "reason": self.reason, "severity": self.severity,
-            "category": self.category, "region": self.region, "district": self.district, "school": self.school,
-            "link": self.link, "created_at": self.created_at.isoformat(),
+            "alert_id": self.alert_id,
+            "item_id": self.item_id,
+            "reason": self.reason,
+            "severity": self.severity,
+            "category": self.category,
+            "region": self.region,
+            "district": self.district,
+            "school": self.school,
+            "link": self.link,
+            "created_at": self.created_at.isoformat(),
         }
 
 
@@ -124,15 +140,20 @@ def render_email(lines: Sequence[AlertLine], settings: Settings, now: datetime) 
 def post_webhook(client: httpx.Client, settings: Settings, lines: Sequence[AlertLine], now: datetime) -> None:
     """POST the batch as JSON; signed with HMAC-SHA256 in X-Monitor-Signature when a secret is set."""
     assert settings.alerts.webhook_url
-    body = json.dumps({"sent_at": now.isoformat(), "alerts": [line.as_json() for line in lines]},
-                      ensure_ascii=False).encode()
+    body = json.dumps(
+        {"sent_at": now.isoformat(), "alerts": [line.as_json() for line in lines]}, ensure_ascii=False
+    ).encode()
     headers = {"content-type": "application/json"}
     if settings.alerts.webhook_secret is not None:
         key = settings.alerts.webhook_secret.get_secret_value().encode()
         headers["x-monitor-signature"] = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
     try:
-        response = client.post(settings.alerts.webhook_url, content=body, headers=headers,
-                               timeout=settings.alerts.webhook_timeout_s)
+        response = client.post(
+            settings.alerts.webhook_url,
+            content=body,
+            headers=headers,
+            timeout=settings.alerts.webhook_timeout_s,
+        )
     except httpx.HTTPError as e:
         raise mail.MailError(f"webhook {settings.alerts.webhook_url}: {type(e).__name__}: {e}") from e
     if response.status_code >= 300:
@@ -150,19 +171,36 @@ class AlertResult:
 
 
 def _lines(session: Session, alerts: Sequence[Alert], base_url: str) -> list[AlertLine]:
-    items = {i.id: i for i in session.exec(
-        select(QueueItem).where(col(QueueItem.id).in_([a.queue_item_id for a in alerts]))
-    ).all()}
+    items = {
+        i.id: i
+        for i in session.exec(
+            select(QueueItem).where(col(QueueItem.id).in_([a.queue_item_id for a in alerts]))
+        ).all()
+    }
     out = []
     for a in alerts:
         item = items[a.queue_item_id]
-        out.append(AlertLine(a.id or 0, a.queue_item_id, a.reason, item.severity, item.category, item.region,
-                             item.district, item.school, item_link(base_url, a.queue_item_id), a.created_at))
+        out.append(
+            AlertLine(
+                a.id or 0,
+                a.queue_item_id,
+                a.reason,
+                item.severity,
+                item.category,
+                item.region,
+                item.district,
+                item.school,
+                item_link(base_url, a.queue_item_id),
+                a.created_at,
+            )
+        )
     return out
 
 
 def send_alerts(
-    sessions: sessionmaker[Session], settings: Settings, client: httpx.Client | None = None,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    client: httpx.Client | None = None,
     now: datetime | None = None,
 ) -> AlertResult:
     """The alert job: sweep for new critical items, then send what is due as one batch (see module doc)."""
@@ -173,9 +211,13 @@ def send_alerts(
     if not (has_email or has_webhook):
         return AlertResult("no_channel", raised)
     with sessions() as session:
-        pending = list(session.exec(
-            select(Alert).where(col(Alert.sent_at).is_(None)).order_by(col(Alert.created_at), col(Alert.id))
-        ).all())
+        pending = list(
+            session.exec(
+                select(Alert)
+                .where(col(Alert.sent_at).is_(None))
+                .order_by(col(Alert.created_at), col(Alert.id))
+            ).all()
+        )
         # Once one alert has waited out the window, every fresh alert rides along in the same batch.
         fresh = [a for a in pending if a.attempts == 0]
         retries = [a for a in pending if a.attempts > 0 and is_due(a, settings, now)]

@@ -136,9 +136,17 @@ def item_link(base_url: str, item_id: int) -> str:
 def _line(item: QueueItem, author: str | None, base_url: str, key: bytes, at: datetime) -> ItemLine:
     assert item.id is not None
     return ItemLine(
-        item_id=item.id, link=item_link(base_url, item.id), region=item.region, district=item.district,
-        school=item.school, category=item.category, severity=item.severity, platform=item.platform,
-        author=pseudonym(author, key), post_count=item.post_count, at=at,
+        item_id=item.id,
+        link=item_link(base_url, item.id),
+        region=item.region,
+        district=item.district,
+        school=item.school,
+        category=item.category,
+        severity=item.severity,
+        platform=item.platform,
+        author=pseudonym(author, key),
+        post_count=item.post_count,
+        at=at,
     )
 
 
@@ -151,7 +159,12 @@ def _group(lines: Sequence[ItemLine]) -> tuple[RegionGroup, ...]:
         return (name is None, name or "")
 
     return tuple(
-        RegionGroup(region, tuple(DistrictGroup(d, tuple(items)) for d, items in sorted(ds.items(), key=lambda x: order(x[0]))))
+        RegionGroup(
+            region,
+            tuple(
+                DistrictGroup(d, tuple(items)) for d, items in sorted(ds.items(), key=lambda x: order(x[0]))
+            ),
+        )
         for region, ds in sorted(regions.items(), key=lambda x: order(x[0]))
     )
 
@@ -170,7 +183,10 @@ def collect(
         .where(col(QueueItem.decided_at) < period_end_at)
         .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.decided_at))
     ).all()
-    confirmed = [_line(item, author, base_url, key, item.decided_at or item.updated_at) for item, author in confirmed_rows]
+    confirmed = [
+        _line(item, author, base_url, key, item.decided_at or item.updated_at)
+        for item, author in confirmed_rows
+    ]
 
     pending: dict[str, dict[str | None, int]] = {}
     counts = session.exec(
@@ -180,8 +196,11 @@ def collect(
     ).all()
     for severity, district, count in counts:
         pending.setdefault(severity, {})[district] = int(count)
-    ordered = {s: dict(sorted(pending[s].items(), key=lambda x: (-x[1], x[0] or "")))
-               for s in reversed(SEVERITIES) if s in pending}
+    ordered = {
+        s: dict(sorted(pending[s].items(), key=lambda x: (-x[1], x[0] or "")))
+        for s in reversed(SEVERITIES)
+        if s in pending
+    }
 
     oldest_rows = session.exec(
         select(QueueItem, col(Post.author))
@@ -193,18 +212,25 @@ def collect(
     oldest = [_line(item, author, base_url, key, item.created_at) for item, author in oldest_rows]
 
     sources = session.exec(
-        select(Source).where(col(Source.consecutive_failures) > 0)
+        select(Source)
+        .where(col(Source.consecutive_failures) > 0)
         .order_by(col(Source.consecutive_failures).desc(), col(Source.name))
     ).all()
     failing = tuple(
-        FailingSource(s.name, s.platform, s.consecutive_failures, (s.last_error or "")[:200] or None, s.last_error_at)
+        FailingSource(
+            s.name, s.platform, s.consecutive_failures, (s.last_error or "")[:200] or None, s.last_error_at
+        )
         for s in sources
     )
     return DigestData(
-        period_start_at=period_start_at, period_end_at=period_end_at,
-        confirmed=_group(confirmed[:limit]), confirmed_count=len(confirmed),
-        pending=ordered, pending_count=sum(sum(d.values()) for d in ordered.values()),
-        oldest=tuple(oldest), failing_sources=failing,
+        period_start_at=period_start_at,
+        period_end_at=period_end_at,
+        confirmed=_group(confirmed[:limit]),
+        confirmed_count=len(confirmed),
+        pending=ordered,
+        pending_count=sum(sum(d.values()) for d in ordered.values()),
+        oldest=tuple(oldest),
+        failing_sources=failing,
         extra={"confirmed_shown": min(len(confirmed), limit)},
     )
 
@@ -239,7 +265,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["local"] = lambda value, tz, fmt="%d.%m.%Y %H:%M": value.astimezone(ZoneInfo(tz)).strftime(fmt)
+    env.filters["local"] = lambda value, tz, fmt="%d.%m.%Y %H:%M": value.astimezone(ZoneInfo(tz)).strftime(
+        fmt
+    )
     return env
 
 
@@ -255,8 +283,14 @@ def render(data: DigestData, language: str, timezone: str, now: datetime) -> Ren
     subject = t["subject"].format(
         date=local_now.strftime("%d.%m.%Y"), confirmed=data.confirmed_count, pending=data.pending_count
     )
-    context = {"d": data, "t": t, "tz": timezone, "now": now, "subject": subject,
-               "hours": lambda at: max(0, int((now - at).total_seconds() // 3600))}
+    context = {
+        "d": data,
+        "t": t,
+        "tz": timezone,
+        "now": now,
+        "subject": subject,
+        "hours": lambda at: max(0, int((now - at).total_seconds() // 3600)),
+    }
     return Rendered(
         subject=subject,
         text=render_template("digest/digest.txt.j2", **context),

@@ -70,7 +70,10 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 def _previous_end(session: Session, key: str, day: date) -> datetime | None:
     row = session.exec(
-        select(DigestRun).where(col(DigestRun.recipients_key) == key, col(DigestRun.status) == "sent", col(DigestRun.day) < day)
+        select(DigestRun)
+        .where(
+            col(DigestRun.recipients_key) == key, col(DigestRun.status) == "sent", col(DigestRun.day) < day
+        )
         .order_by(col(DigestRun.day).desc())
         .limit(1)
     ).first()
@@ -80,7 +83,12 @@ def _previous_end(session: Session, key: str, day: date) -> datetime | None:
 
 
 def _claim(
-    sessions: sessionmaker[Session], settings: Settings, rl: RecipientList, day: date, now: datetime, force: bool
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    rl: RecipientList,
+    day: date,
+    now: datetime,
+    force: bool,
 ) -> tuple[DigestRun | None, str]:
     """Claim today's row for sending; (row, "") or (None, why not)."""
     try:
@@ -91,8 +99,15 @@ def _claim(
             if run is None:
                 start = _previous_end(session, rl.key, day) or default_period_start(now)
                 run = DigestRun(
-                    day=day, recipients_key=rl.key, list_name=rl.name[:100], status="sending", attempts=1,
-                    started_at=now, period_start_at=start, period_end_at=now, next_attempt_at=now + CLAIM_EXPIRY,
+                    day=day,
+                    recipients_key=rl.key,
+                    list_name=rl.name[:100],
+                    status="sending",
+                    attempts=1,
+                    started_at=now,
+                    period_start_at=start,
+                    period_end_at=now,
+                    next_attempt_at=now + CLAIM_EXPIRY,
                 )
                 session.add(run)
                 session.flush()
@@ -107,9 +122,17 @@ def _claim(
             # Optimistic claim: only one process moves the row from the state it read.
             claimed = session.execute(
                 sa.update(DigestRun)
-                .where(col(DigestRun.id) == run.id, col(DigestRun.status) == run.status, col(DigestRun.attempts) == run.attempts)
-                .values(status="sending", attempts=run.attempts + 1, next_attempt_at=now + CLAIM_EXPIRY,
-                        period_end_at=now)
+                .where(
+                    col(DigestRun.id) == run.id,
+                    col(DigestRun.status) == run.status,
+                    col(DigestRun.attempts) == run.attempts,
+                )
+                .values(
+                    status="sending",
+                    attempts=run.attempts + 1,
+                    next_attempt_at=now + CLAIM_EXPIRY,
+                    period_end_at=now,
+                )
             )
             if getattr(claimed, "rowcount", 0) != 1:
                 return None, "busy"
@@ -119,7 +142,9 @@ def _claim(
         return None, "busy"  # another process inserted today's row first
 
 
-def _finish(sessions: sessionmaker[Session], settings: Settings, run_id: int, now: datetime, error: str | None) -> DigestRun:
+def _finish(
+    sessions: sessionmaker[Session], settings: Settings, run_id: int, now: datetime, error: str | None
+) -> DigestRun:
     with transaction(sessions) as session:
         run = session.get(DigestRun, run_id)
         assert run is not None
@@ -135,11 +160,15 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, run_id: int, no
 
 def smtp_sender(settings: Settings, rendered: Rendered, rl: RecipientList) -> None:
     """Send one rendered digest through `[smtp]`."""
-    message = mail.build_message(rendered.subject, rendered.text, rendered.html, settings.smtp.from_addr, rl.recipients)
+    message = mail.build_message(
+        rendered.subject, rendered.text, rendered.html, settings.smtp.from_addr, rl.recipients
+    )
     mail.send(settings.smtp, message, rl.recipients)
 
 
-def preview(sessions: sessionmaker[Session], settings: Settings, rl: RecipientList, now: datetime) -> Rendered:
+def preview(
+    sessions: sessionmaker[Session], settings: Settings, rl: RecipientList, now: datetime
+) -> Rendered:
     """Render what the next digest of a list would say, without sending or recording anything."""
     day = local_day(now, settings)
     with sessions() as session:
@@ -149,8 +178,13 @@ def preview(sessions: sessionmaker[Session], settings: Settings, rl: RecipientLi
 
 
 def send_list(
-    sessions: sessionmaker[Session], settings: Settings, rl: RecipientList, now: datetime,
-    *, force: bool = False, sender: Sender = smtp_sender,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    rl: RecipientList,
+    now: datetime,
+    *,
+    force: bool = False,
+    sender: Sender = smtp_sender,
 ) -> Outcome:
     """Send today's digest to one list unless it was already sent (or `force`); the attempt is recorded."""
     day = local_day(now, settings)
@@ -174,8 +208,13 @@ def send_list(
 
 
 def run_digests(
-    sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None,
-    *, force: bool = False, when_due: bool = True, sender: Sender = smtp_sender,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    force: bool = False,
+    when_due: bool = True,
+    sender: Sender = smtp_sender,
 ) -> list[Outcome]:
     """The digest job: for each list, send today's digest when due, or retry a failed one whose backoff passed.
 
@@ -185,11 +224,15 @@ def run_digests(
     day = local_day(now, settings)
     if when_due and not is_due(now, settings):
         return [Outcome(rl.name, day, "not_due") for rl in recipient_lists(settings)]
-    return [send_list(sessions, settings, rl, now, force=force, sender=sender) for rl in recipient_lists(settings)]
+    return [
+        send_list(sessions, settings, rl, now, force=force, sender=sender) for rl in recipient_lists(settings)
+    ]
 
 
 def recent_runs(session: Session, limit: int = 30) -> list[DigestRun]:
     """The latest digest runs, newest first (for the dashboard and `monitor digest --status`)."""
-    return list(session.exec(
-        select(DigestRun).order_by(col(DigestRun.day).desc(), col(DigestRun.id).desc()).limit(limit)
-    ).all())
+    return list(
+        session.exec(
+            select(DigestRun).order_by(col(DigestRun.day).desc(), col(DigestRun.id).desc()).limit(limit)
+        ).all()
+    )

@@ -67,9 +67,15 @@ def _delete_posts(session: Session, post_ids: Sequence[int], report: PurgeReport
     if not post_ids:
         return
     # A kept post may point at a purged one as its duplicate; the link goes, the kept post stays.
-    session.execute(sa.update(Post).where(col(Post.duplicate_of_id).in_(post_ids)).values(duplicate_of_id=None))
-    report.add("classification", _rowcount(session.execute(
-        sa.delete(Classification).where(col(Classification.post_id).in_(post_ids)))))
+    session.execute(
+        sa.update(Post).where(col(Post.duplicate_of_id).in_(post_ids)).values(duplicate_of_id=None)
+    )
+    report.add(
+        "classification",
+        _rowcount(
+            session.execute(sa.delete(Classification).where(col(Classification.post_id).in_(post_ids)))
+        ),
+    )
     report.add("post", _rowcount(session.execute(sa.delete(Post).where(col(Post.id).in_(post_ids)))))
 
 
@@ -80,32 +86,64 @@ def _purge_items(sessions: sessionmaker[Session], status: str, before: datetime,
             rows = session.exec(
                 select(col(QueueItem.id), col(QueueItem.incident_id))
                 .where(col(QueueItem.status) == status, col(QueueItem.decided_at) < before)
-                .order_by(col(QueueItem.id)).limit(BATCH)
+                .order_by(col(QueueItem.id))
+                .limit(BATCH)
             ).all()
             if not rows:
                 return
             item_ids = [int(i or 0) for i, _ in rows]
             incident_ids = [int(i) for _, i in rows]
-            report.add("alert", _rowcount(session.execute(sa.delete(Alert).where(col(Alert.queue_item_id).in_(item_ids)))))
-            report.add("decision", _rowcount(session.execute(
-                sa.delete(Decision).where(col(Decision.queue_item_id).in_(item_ids)))))
-            report.add(f"queue_item_{status}", _rowcount(session.execute(
-                sa.delete(QueueItem).where(col(QueueItem.id).in_(item_ids)))))
-            post_ids = [int(x or 0) for x in session.exec(
-                select(col(Post.id)).where(col(Post.incident_id).in_(incident_ids))).all()]
+            report.add(
+                "alert",
+                _rowcount(session.execute(sa.delete(Alert).where(col(Alert.queue_item_id).in_(item_ids)))),
+            )
+            report.add(
+                "decision",
+                _rowcount(
+                    session.execute(sa.delete(Decision).where(col(Decision.queue_item_id).in_(item_ids)))
+                ),
+            )
+            report.add(
+                f"queue_item_{status}",
+                _rowcount(session.execute(sa.delete(QueueItem).where(col(QueueItem.id).in_(item_ids)))),
+            )
+            post_ids = [
+                int(x or 0)
+                for x in session.exec(
+                    select(col(Post.id)).where(col(Post.incident_id).in_(incident_ids))
+                ).all()
+            ]
             _delete_posts(session, post_ids, report)
-            session.execute(sa.update(Incident).where(col(Incident.split_from_id).in_(incident_ids))
-                            .values(split_from_id=None))
-            report.add("incident", _rowcount(session.execute(sa.delete(Incident).where(col(Incident.id).in_(incident_ids)))))
-            record_audit(session, "system", "retention.purge", "queue_item", None,
-                         status=status, items=item_ids, posts=len(post_ids))
+            session.execute(
+                sa.update(Incident)
+                .where(col(Incident.split_from_id).in_(incident_ids))
+                .values(split_from_id=None)
+            )
+            report.add(
+                "incident",
+                _rowcount(session.execute(sa.delete(Incident).where(col(Incident.id).in_(incident_ids)))),
+            )
+            record_audit(
+                session,
+                "system",
+                "retention.purge",
+                "queue_item",
+                None,
+                status=status,
+                items=item_ids,
+                posts=len(post_ids),
+            )
 
 
 def _purge_unflagged(sessions: sessionmaker[Session], before: datetime, report: PurgeReport) -> None:
     while True:
         with transaction(sessions) as session:
-            post_ids = _ids(session, select(col(Post.id)).where(
-                col(Post.incident_id).is_(None), col(Post.collected_at) < before).order_by(col(Post.id)))
+            post_ids = _ids(
+                session,
+                select(col(Post.id))
+                .where(col(Post.incident_id).is_(None), col(Post.collected_at) < before)
+                .order_by(col(Post.id)),
+            )
             if not post_ids:
                 return
             _delete_posts(session, post_ids, report)
@@ -114,15 +152,36 @@ def _purge_unflagged(sessions: sessionmaker[Session], before: datetime, report: 
 def _purge_snapshots(sessions: sessionmaker[Session], before: datetime, report: PurgeReport) -> None:
     with transaction(sessions) as session:
         used = select(col(Post.snapshot_id)).where(col(Post.snapshot_id).is_not(None))
-        report.add("snapshot_deleted", _rowcount(session.execute(
-            sa.delete(Snapshot).where(col(Snapshot.fetched_at) < before, col(Snapshot.id).not_in(used)))))
+        report.add(
+            "snapshot_deleted",
+            _rowcount(
+                session.execute(
+                    sa.delete(Snapshot).where(
+                        col(Snapshot.fetched_at) < before, col(Snapshot.id).not_in(used)
+                    )
+                )
+            ),
+        )
         # Evidence of confirmed and still-open items is kept with them (until their own limit).
-        kept = (select(col(Post.snapshot_id)).join(QueueItem, col(QueueItem.incident_id) == col(Post.incident_id))
-                .where(col(Post.snapshot_id).is_not(None), col(QueueItem.status).in_(KEEP_EVIDENCE)))
-        report.add("snapshot_body", _rowcount(session.execute(
-            sa.update(Snapshot).where(col(Snapshot.fetched_at) < before, col(Snapshot.body_z).is_not(None),
-                                      col(Snapshot.id).not_in(kept))
-            .values(body_z=None))))
+        kept = (
+            select(col(Post.snapshot_id))
+            .join(QueueItem, col(QueueItem.incident_id) == col(Post.incident_id))
+            .where(col(Post.snapshot_id).is_not(None), col(QueueItem.status).in_(KEEP_EVIDENCE))
+        )
+        report.add(
+            "snapshot_body",
+            _rowcount(
+                session.execute(
+                    sa.update(Snapshot)
+                    .where(
+                        col(Snapshot.fetched_at) < before,
+                        col(Snapshot.body_z).is_not(None),
+                        col(Snapshot.id).not_in(kept),
+                    )
+                    .values(body_z=None)
+                )
+            ),
+        )
 
 
 def purge(sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None) -> PurgeReport:
@@ -135,9 +194,21 @@ def purge(sessions: sessionmaker[Session], settings: Settings, now: datetime | N
     _purge_unflagged(sessions, now - timedelta(days=r.unflagged_days), report)
     _purge_snapshots(sessions, now - timedelta(days=r.snapshot_days), report)
     with transaction(sessions) as session:
-        report.add("job_run", _rowcount(session.execute(
-            sa.delete(JobRun).where(col(JobRun.started_at) < now - timedelta(days=r.job_run_days)))))
-        report.add("alert", _rowcount(session.execute(
-            sa.delete(Alert).where(col(Alert.sent_at) < now - timedelta(days=r.sent_alert_days)))))
+        report.add(
+            "job_run",
+            _rowcount(
+                session.execute(
+                    sa.delete(JobRun).where(col(JobRun.started_at) < now - timedelta(days=r.job_run_days))
+                )
+            ),
+        )
+        report.add(
+            "alert",
+            _rowcount(
+                session.execute(
+                    sa.delete(Alert).where(col(Alert.sent_at) < now - timedelta(days=r.sent_alert_days))
+                )
+            ),
+        )
     log.info("retention: %s", report.counts)
     return report

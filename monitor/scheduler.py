@@ -74,31 +74,54 @@ class ServiceScheduler(BackgroundScheduler):  # type: ignore[misc]  # APSchedule
 
 def interval_trigger(interval_s: float, jitter_s: float) -> IntervalTrigger:
     """Every interval_s from the common epoch, delayed by up to jitter_s (capped at half the interval)."""
-    return IntervalTrigger(seconds=interval_s, start_date=locks.EPOCH, timezone="UTC",
-                           jitter=_jitter(interval_s, jitter_s) or None)
+    return IntervalTrigger(
+        seconds=interval_s,
+        start_date=locks.EPOCH,
+        timezone="UTC",
+        jitter=_jitter(interval_s, jitter_s) or None,
+    )
 
 
 def _jitter(interval_s: float, jitter_s: float) -> float:
     return min(jitter_s, interval_s / 2)
 
 
-def daily_trigger(hh_mm: str, tz: str, days: tuple[str, ...] | None = None, jitter_s: float = 0) -> CronTrigger:
+def daily_trigger(
+    hh_mm: str, tz: str, days: tuple[str, ...] | None = None, jitter_s: float = 0
+) -> CronTrigger:
     """At a local time of day (in `tz`, across its UTC offset changes) on the given weekdays."""
     hour, minute = (int(x) for x in hh_mm.split(":"))
-    return CronTrigger(hour=hour, minute=minute, day_of_week=",".join(days) if days else "*",
-                       timezone=ZoneInfo(tz), jitter=jitter_s or None)
+    return CronTrigger(
+        hour=hour,
+        minute=minute,
+        day_of_week=",".join(days) if days else "*",
+        timezone=ZoneInfo(tz),
+        jitter=jitter_s or None,
+    )
 
 
 def add_guarded_job(
-    scheduler: ServiceScheduler, name: str, trigger: BaseTrigger, slot: Slot, work: Callable[[], Any],
-    *, run_now: bool = False,
+    scheduler: ServiceScheduler,
+    name: str,
+    trigger: BaseTrigger,
+    slot: Slot,
+    work: Callable[[], Any],
+    *,
+    run_now: bool = False,
 ) -> None:
     """Add a job that runs `work` through `run_guarded`: one instance, misfires coalesced, grace per settings."""
     extra: dict[str, Any] = {"next_run_time": scheduler.ctx.clock()} if run_now else {}
     scheduler.add_job(
-        run_guarded, trigger, args=(scheduler.ctx, name, slot, work), id=name, name=name,
-        max_instances=1, coalesce=True, misfire_grace_time=int(scheduler.ctx.settings.scheduler.misfire_grace_s),
-        replace_existing=True, **extra,
+        run_guarded,
+        trigger,
+        args=(scheduler.ctx, name, slot, work),
+        id=name,
+        name=name,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=int(scheduler.ctx.settings.scheduler.misfire_grace_s),
+        replace_existing=True,
+        **extra,
     )
 
 
@@ -115,15 +138,17 @@ def scrape_source(ctx: JobContext, source: SourceSettings, pipeline: Any, http: 
     from monitor.scrape import run_source, sync_sources
 
     source_id = sync_sources(ctx.sessions, [source])[source.name]
-    summary = run_source(source, source_id, sessions=ctx.sessions, http=http, settings=ctx.settings.http,
-                         pipeline=pipeline)
+    summary = run_source(
+        source, source_id, sessions=ctx.sessions, http=http, settings=ctx.settings.http, pipeline=pipeline
+    )
     if summary.error:
         raise ScrapeError(summary.error, source=source.name)  # also marks the job_run failed
     return summary
 
 
-def add_service_jobs(scheduler: ServiceScheduler, pipeline: Any = None, *, http: Any = None,
-                     webhook: Any = None) -> None:
+def add_service_jobs(
+    scheduler: ServiceScheduler, pipeline: Any = None, *, http: Any = None, webhook: Any = None
+) -> None:
     """Add the service's jobs: sources (when a pipeline and HTTP client are given), classify backlog,
     lease expiry, alerts, digest (at its local time, and a retry/catch-up tick), retention."""
     from monitor import alerts, digest_runs, queue, retention
@@ -133,28 +158,66 @@ def add_service_jobs(scheduler: ServiceScheduler, pipeline: Any = None, *, http:
     jitter = sc.jitter_s
 
     def every(name: str, interval_s: float, work: Callable[[], Any], jitter_s: float = jitter) -> None:
-        add_guarded_job(scheduler, name, interval_trigger(interval_s, jitter_s), _interval_slot(interval_s, jitter_s), work)
+        add_guarded_job(
+            scheduler,
+            name,
+            interval_trigger(interval_s, jitter_s),
+            _interval_slot(interval_s, jitter_s),
+            work,
+        )
 
     if pipeline is not None and http is not None:
         for source in s.sources:
             if source.enabled:
-                every(f"source:{source.name}", source.interval_s, partial(scrape_source, ctx, source, pipeline, http))
+                every(
+                    f"source:{source.name}",
+                    source.interval_s,
+                    partial(scrape_source, ctx, source, pipeline, http),
+                )
     if pipeline is not None and getattr(pipeline, "classifier", None) is not None:
         every("classify-backlog", sc.classify_interval_s, pipeline.classify_backlog)
-    every("expire-leases", sc.lease_check_interval_s, lambda: queue.expire_leases(ctx.sessions, now=ctx.clock()), 0)
-    every("alerts", s.alerts.check_interval_s,
-          lambda: alerts.send_alerts(ctx.sessions, s, webhook, now=ctx.clock()), 0)
-    add_guarded_job(scheduler, "digest", daily_trigger(s.digest.time, s.timezone, s.digest.days), _daily_slot(s.timezone),
-                    lambda: digest_runs.run_digests(ctx.sessions, s, ctx.clock()))
+    every(
+        "expire-leases",
+        sc.lease_check_interval_s,
+        lambda: queue.expire_leases(ctx.sessions, now=ctx.clock()),
+        0,
+    )
+    every(
+        "alerts",
+        s.alerts.check_interval_s,
+        lambda: alerts.send_alerts(ctx.sessions, s, webhook, now=ctx.clock()),
+        0,
+    )
+    add_guarded_job(
+        scheduler,
+        "digest",
+        daily_trigger(s.digest.time, s.timezone, s.digest.days),
+        _daily_slot(s.timezone),
+        lambda: digest_runs.run_digests(ctx.sessions, s, ctx.clock()),
+    )
     # After a restart past the digest time, or a failed send: run_digests sends what is due and not sent.
-    every("digest-retry", s.digest.retry_check_interval_s, lambda: digest_runs.run_digests(ctx.sessions, s, ctx.clock()))
-    add_guarded_job(scheduler, "retention", daily_trigger(sc.retention_time, s.timezone, jitter_s=jitter),
-                    _daily_slot(s.timezone), lambda: retention.purge(ctx.sessions, s, ctx.clock()))
+    every(
+        "digest-retry",
+        s.digest.retry_check_interval_s,
+        lambda: digest_runs.run_digests(ctx.sessions, s, ctx.clock()),
+    )
+    add_guarded_job(
+        scheduler,
+        "retention",
+        daily_trigger(sc.retention_time, s.timezone, jitter_s=jitter),
+        _daily_slot(s.timezone),
+        lambda: retention.purge(ctx.sessions, s, ctx.clock()),
+    )
 
 
 def build_scheduler(
-    settings: Settings, sessions: sessionmaker[Session], pipeline: Any = None,
-    *, clock: Callable[[], datetime] = utcnow, http: Any = None, webhook: Any = None,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    pipeline: Any = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    http: Any = None,
+    webhook: Any = None,
 ) -> ServiceScheduler:
     """The service's scheduler, not started: call `.start()`, and `.shutdown(wait=True)` on SIGTERM/SIGINT.
 

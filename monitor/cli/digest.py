@@ -12,11 +12,18 @@ from monitor.errors import InputError, NotFound
 
 @cli.command()
 @click.option("--preview", "mode", flag_value="preview", help="Render the next digest without sending it.")
-@click.option("--send", "mode", flag_value="send", help="Send today's digest now (nothing if already sent today).")
+@click.option(
+    "--send", "mode", flag_value="send", help="Send today's digest now (nothing if already sent today)."
+)
 @click.option("--status", "mode", flag_value="status", help="Show the latest digest runs.")
 @click.option("--force", is_flag=True, help="With --send: send again even if today's digest went out.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
-              help="With --preview: write to FILE (.html: the HTML part, .eml: the whole message, else text).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="With --preview: write to FILE (.html: the HTML part, .eml: the whole message, else text).",
+)
 @click.option("--list", "list_name", default=None, help="Only this recipient list (default: all).")
 @pass_app
 def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name: str | None) -> None:
@@ -36,8 +43,10 @@ def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name:
         with app.sessions()() as session:
             for run in recent_runs(session):
                 sent = run.sent_at.isoformat(timespec="seconds") if run.sent_at else "-"
-                click.echo(f"{run.day} {run.list_name:<12} {run.status:<8} attempts={run.attempts} sent={sent}"
-                           + (f" error={run.error}" if run.error else ""))
+                click.echo(
+                    f"{run.day} {run.list_name:<12} {run.status:<8} attempts={run.attempts} sent={sent}"
+                    + (f" error={run.error}" if run.error else "")
+                )
         return
     lists = recipient_lists(settings)
     if list_name is not None:
@@ -57,22 +66,29 @@ def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name:
         elif out.suffix.lower() == ".eml":
             from monitor.mail import build_message
 
-            message = build_message(rendered.subject, rendered.text, rendered.html, settings.smtp.from_addr,
-                                    lists[0].recipients)
+            message = build_message(
+                rendered.subject, rendered.text, rendered.html, settings.smtp.from_addr, lists[0].recipients
+            )
             out.write_bytes(bytes(message))
         else:
             out.write_text(f"Subject: {rendered.subject}\n\n{rendered.text}", encoding="utf-8")
         click.echo(f"wrote {out} ({rendered.subject})", err=True)
         return
     failed = False
-    outcomes = ([send_list(app.sessions(), settings, rl, now, force=force) for rl in lists] if list_name
-                else run_digests(app.sessions(), settings, now, force=force, when_due=False))
+    outcomes = (
+        [send_list(app.sessions(), settings, rl, now, force=force) for rl in lists]
+        if list_name
+        else run_digests(app.sessions(), settings, now, force=force, when_due=False)
+    )
     for o in outcomes:
-        line = {"sent": "sent", "already_sent": "already sent today (use --force to send again)",
-                "failed": f"failed (attempt {o.attempts}; retried by the service): {o.error}",
-                "gave_up": f"gave up after {o.attempts} attempts: {o.error}",
-                "not_due": "waiting for the retry backoff (use --force to try now)",
-                "busy": "being sent by another process"}.get(o.status, o.status)
+        line = {
+            "sent": "sent",
+            "already_sent": "already sent today (use --force to send again)",
+            "failed": f"failed (attempt {o.attempts}; retried by the service): {o.error}",
+            "gave_up": f"gave up after {o.attempts} attempts: {o.error}",
+            "not_due": "waiting for the retry backoff (use --force to try now)",
+            "busy": "being sent by another process",
+        }.get(o.status, o.status)
         click.echo(f"{o.list_name}: {line}")
         failed = failed or o.status in {"failed", "gave_up"}
     if failed:

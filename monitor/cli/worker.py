@@ -11,8 +11,11 @@ from monitor.cli import App, cli, pass_app
 
 
 @cli.command()
-@click.option("--no-classify", is_flag=True, help="Do not load the classifier (no classify-backlog job; "
-              "scraped posts are stored unclassified).")
+@click.option(
+    "--no-classify",
+    is_flag=True,
+    help="Do not load the classifier (no classify-backlog job; scraped posts are stored unclassified).",
+)
 @pass_app
 def worker(app: App, no_classify: bool) -> None:
     """Run the scheduled jobs only (no web app); several workers may share one PostgreSQL database."""
@@ -38,8 +41,10 @@ def jobs(app: App, limit: int) -> None:
     with app.sessions()() as session:
         rows = session.exec(select(JobRun).order_by(col(JobRun.started_at).desc()).limit(limit)).all()
         for r in rows:
-            click.echo(f"{r.started_at.isoformat(timespec='seconds')} {r.job:<28} {r.status:<8} {r.holder}"
-                       + (f" {r.error}" if r.error else ""))
+            click.echo(
+                f"{r.started_at.isoformat(timespec='seconds')} {r.job:<28} {r.status:<8} {r.holder}"
+                + (f" {r.error}" if r.error else "")
+            )
 
 
 @cli.command()

@@ -18,8 +18,12 @@ from tests.helpers import make_post
 
 def batch(n: int) -> list:  # type: ignore[type-arg]
     """The synthetic batch: n posts, the same every time."""
-    return [make_post(i, f"Синтетическая новость {i}: в школе №{i % 40} прошло собрание родителей",
-                      platform="sigterm") for i in range(n)]
+    return [
+        make_post(
+            i, f"Синтетическая новость {i}: в школе №{i % 40} прошло собрание родителей", platform="sigterm"
+        )
+        for i in range(n)
+    ]
 
 
 def main(url: str, n: int, marker: str) -> None:
@@ -36,7 +40,9 @@ def main(url: str, n: int, marker: str) -> None:
         Path(marker).write_text("started", encoding="utf-8")
         pipeline.ingest(posts)
 
-    add_guarded_job(scheduler, "ingest-batch", interval_trigger(3600, 0), lambda now: now, ingest, run_now=True)
+    add_guarded_job(
+        scheduler, "ingest-batch", interval_trigger(3600, 0), lambda now: now, ingest, run_now=True
+    )
     serve_until_signalled(scheduler)
 
 

@@ -33,8 +33,13 @@ def main(url: str, probe_log: str) -> None:
         with open(probe_log, "a", encoding="utf-8") as f:
             f.write(f"{os.getpid()} {slot.isoformat()}\n")
 
-    add_guarded_job(scheduler, "probe", interval_trigger(INTERVAL_S, JITTER_S),
-                    lambda now: interval_slot(now, INTERVAL_S, JITTER_S), probe)
+    add_guarded_job(
+        scheduler,
+        "probe",
+        interval_trigger(INTERVAL_S, JITTER_S),
+        lambda now: interval_slot(now, INTERVAL_S, JITTER_S),
+        probe,
+    )
     print("ready", flush=True)
     serve_until_signalled(scheduler)
 

@@ -66,11 +66,15 @@ def hook() -> Iterator[Hook]:
 
 
 def alert_settings(settings: Settings, server: SmtpServer, **alerts: Any) -> Settings:
-    return settings.model_copy(update={
-        "smtp": SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5),
-        "alerts": AlertSettings(**{"recipients": ON_CALL, "batch_window_s": 60, "check_interval_s": 15, **alerts}),
-        "web": WebSettings(base_url="https://monitor.example.kz"),
-    })
+    return settings.model_copy(
+        update={
+            "smtp": SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5),
+            "alerts": AlertSettings(
+                **{"recipients": ON_CALL, "batch_window_s": 60, "check_interval_s": 15, **alerts}
+            ),
+            "web": WebSettings(base_url="https://monitor.example.kz"),
+        }
+    )
 
 
 def alerts(sessions: sessionmaker[Session]) -> list[Alert]:
@@ -83,13 +87,21 @@ def test_critical_items_are_batched_within_the_window_into_one_email(
 ) -> None:
     server = smtp_server()
     settings = alert_settings(settings, server)
-    first = add_item(sessions, status="new", created_at=NOW, severity="critical", district="Karasai",
-                     school="School No. 12 (Kaskelen)", category="threat_weapon")
+    first = add_item(
+        sessions,
+        status="new",
+        created_at=NOW,
+        severity="critical",
+        district="Karasai",
+        school="School No. 12 (Kaskelen)",
+        category="threat_weapon",
+    )
     add_item(sessions, status="new", created_at=NOW, severity="high", district="Talgar")  # not critical
 
     assert send_alerts(sessions, settings, now=NOW).status == "batching"
-    second = add_item(sessions, status="new", created_at=NOW + timedelta(seconds=30), severity="critical",
-                      district="Ili")
+    second = add_item(
+        sessions, status="new", created_at=NOW + timedelta(seconds=30), severity="critical", district="Ili"
+    )
     assert send_alerts(sessions, settings, now=NOW + timedelta(seconds=30)).status == "batching"
     assert server.inbox.messages == []
 
@@ -168,9 +180,17 @@ def test_webhook_gets_signed_json_even_when_email_is_down(
     settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer], hook: Hook
 ) -> None:
     server = smtp_server(running=False)
-    settings = alert_settings(settings, server, batch_window_s=0, webhook_url=hook.url, webhook_secret="hook-key")
-    item_id = add_item(sessions, status="new", created_at=NOW, severity="critical", district="Karasai",
-                       author="@someone_real")
+    settings = alert_settings(
+        settings, server, batch_window_s=0, webhook_url=hook.url, webhook_secret="hook-key"
+    )
+    item_id = add_item(
+        sessions,
+        status="new",
+        created_at=NOW,
+        severity="critical",
+        district="Karasai",
+        author="@someone_real",
+    )
     with httpx.Client() as client:
         result = send_alerts(sessions, settings, client, now=NOW)
     assert result.status == "sent" and "Connection refused" in (result.error or "")

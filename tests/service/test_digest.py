@@ -25,11 +25,13 @@ RECIPIENTS = ("media@edu.example.kz", "head@edu.example.kz")
 
 def with_smtp(settings: Settings, server: SmtpServer, **smtp: object) -> Settings:
     """The test settings pointed at the in-process SMTP server, with recipients and a pseudonym key."""
-    return settings.model_copy(update={
-        "smtp": SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5, **smtp),  # type: ignore[arg-type]
-        "digest": DigestSettings(recipients=RECIPIENTS, pseudonym_key="k" * 32, retry_base_s=60),  # type: ignore[arg-type]
-        "web": WebSettings(base_url="https://monitor.example.kz/"),
-    })
+    return settings.model_copy(
+        update={
+            "smtp": SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5, **smtp),  # type: ignore[arg-type]
+            "digest": DigestSettings(recipients=RECIPIENTS, pseudonym_key="k" * 32, retry_base_s=60),  # type: ignore[arg-type]
+            "web": WebSettings(base_url="https://monitor.example.kz/"),
+        }
+    )
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -132,7 +134,9 @@ def test_gives_up_after_max_attempts_with_growing_backoff(
 ) -> None:
     server = smtp_server(running=False)
     settings = with_smtp(settings, server)
-    settings = settings.model_copy(update={"digest": settings.digest.model_copy(update={"max_send_attempts": 3})})
+    settings = settings.model_copy(
+        update={"digest": settings.digest.model_copy(update={"max_send_attempts": 3})}
+    )
     now = NOW
     statuses = []
     for _ in range(3):
@@ -146,21 +150,43 @@ def test_gives_up_after_max_attempts_with_growing_backoff(
 
 
 def test_starttls_and_auth_against_a_server_requiring_them(
-    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer], self_signed: Cert
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    smtp_server: Callable[..., SmtpServer],
+    self_signed: Cert,
 ) -> None:
     server = smtp_server(
-        tls_context=self_signed.server_context(), require_starttls=True, auth_required=True,
-        auth_require_tls=True, authenticator=password_authenticator("digest-bot", "s3cret"),
+        tls_context=self_signed.server_context(),
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=password_authenticator("digest-bot", "s3cret"),
     )
-    good = with_smtp(settings, server, starttls=True, username="digest-bot", password="s3cret",
-                     ca_file=str(self_signed.cert_file))
+    good = with_smtp(
+        settings,
+        server,
+        starttls=True,
+        username="digest-bot",
+        password="s3cret",
+        ca_file=str(self_signed.cert_file),
+    )
     no_tls = with_smtp(settings, server, username="digest-bot", password="s3cret")
-    bad_password = with_smtp(settings, server, starttls=True, username="digest-bot", password="wrong",
-                             ca_file=str(self_signed.cert_file))
+    bad_password = with_smtp(
+        settings,
+        server,
+        starttls=True,
+        username="digest-bot",
+        password="wrong",
+        ca_file=str(self_signed.cert_file),
+    )
     untrusted = with_smtp(settings, server, starttls=True, username="digest-bot", password="s3cret")
     [rl] = recipient_lists(good)
 
-    refusals = ((no_tls, "AUTH extension not supported"), (bad_password, "535"), (untrusted, "CERTIFICATE_VERIFY_FAILED"))
+    refusals = (
+        (no_tls, "AUTH extension not supported"),
+        (bad_password, "535"),
+        (untrusted, "CERTIFICATE_VERIFY_FAILED"),
+    )
     for refused, why in refusals:
         outcome = send_list(sessions, refused, rl, NOW, force=True)
         assert outcome.status == "failed" and why in (outcome.error or ""), outcome
@@ -171,7 +197,10 @@ def test_starttls_and_auth_against_a_server_requiring_them(
 
 
 def test_ssl_on_connect(
-    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer], self_signed: Cert
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    smtp_server: Callable[..., SmtpServer],
+    self_signed: Cert,
 ) -> None:
     server = smtp_server(ssl_context=self_signed.server_context())
     settings = with_smtp(settings, server, ssl=True, ca_file=str(self_signed.cert_file))
@@ -184,10 +213,18 @@ def test_each_list_gets_its_own_email_in_its_language(
 ) -> None:
     server = smtp_server()
     settings = with_smtp(settings, server)
-    settings = settings.model_copy(update={"digest": settings.digest.model_copy(update={"lists": (
-        DigestList(name="akimat", recipients=("akimat@example.kz",), language="kk"),
-        DigestList(name="partners", recipients=("ngo@example.org",), language="en"),
-    )})})
+    settings = settings.model_copy(
+        update={
+            "digest": settings.digest.model_copy(
+                update={
+                    "lists": (
+                        DigestList(name="akimat", recipients=("akimat@example.kz",), language="kk"),
+                        DigestList(name="partners", recipients=("ngo@example.org",), language="en"),
+                    )
+                }
+            )
+        }
+    )
     seed_digest(sessions, NOW)
     assert [o.status for o in run_digests(sessions, settings, NOW)] == ["sent"] * 3
     subjects = {tuple(m.recipients): m.message["Subject"] for m in server.inbox.messages}
@@ -197,7 +234,9 @@ def test_each_list_gets_its_own_email_in_its_language(
 
 
 def test_not_sent_before_the_local_time_or_on_an_off_day(settings: Settings) -> None:
-    weekdays = settings.model_copy(update={"digest": DigestSettings(days=("mon", "tue", "wed", "thu", "fri"))})
+    weekdays = settings.model_copy(
+        update={"digest": DigestSettings(days=("mon", "tue", "wed", "thu", "fri"))}
+    )
     almaty_0759 = datetime(2026, 11, 30, 2, 59, tzinfo=UTC)
     assert not is_due(almaty_0759, weekdays)
     assert is_due(almaty_0759 + timedelta(minutes=1), weekdays)

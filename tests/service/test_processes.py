@@ -25,8 +25,13 @@ BIG_BATCH = 40_000
 
 
 def spawn(module: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_for(predicate: object, timeout: float, what: str) -> None:
@@ -80,8 +85,9 @@ def test_three_processes_run_each_job_once_per_interval(pg_url: str, tmp_path: P
 def _posts(url: str) -> tuple[int, int]:
     engine = create_db_engine(DatabaseSettings(url=url))
     with engine.connect() as conn:
-        total, distinct = conn.execute(sa.text(
-            "SELECT count(*), count(DISTINCT external_id) FROM post WHERE platform = 'sigterm'")).one()
+        total, distinct = conn.execute(
+            sa.text("SELECT count(*), count(DISTINCT external_id) FROM post WHERE platform = 'sigterm'")
+        ).one()
     engine.dispose()
     return int(total), int(distinct)
 
@@ -129,5 +135,3 @@ def test_killed_mid_batch_leaves_none_of_it_and_a_rerun_completes_it(db_url: str
     total, distinct = _posts(db_url)
     assert total == distinct and total in (0, BIG_BATCH)
     _rerun_completes(db_url, total)
-
-

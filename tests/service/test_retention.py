@@ -51,8 +51,13 @@ def attach(sessions: sessionmaker[Session], item_id: int, fetched_at: datetime) 
     with transaction(sessions) as session:
         item = session.get(QueueItem, item_id)
         assert item is not None
-        snap = Snapshot(sha256=f"{item_id:064d}", url="https://t.me/s/chan", fetched_at=fetched_at,
-                        body_z=zlib.compress(b"<html>synthetic</html>"), size=22)
+        snap = Snapshot(
+            sha256=f"{item_id:064d}",
+            url="https://t.me/s/chan",
+            fetched_at=fetched_at,
+            body_z=zlib.compress(b"<html>synthetic</html>"),
+            size=22,
+        )
         session.add(snap)
         session.flush()
         post = session.get(Post, item.post_id)
@@ -61,21 +66,40 @@ def attach(sessions: sessionmaker[Session], item_id: int, fetched_at: datetime) 
         session.add(Classification(post_id=post.id or 0, model_version="m", score=0.9, flag=True))
         session.add(Decision(queue_item_id=item_id, user_id=user.id or 0, status=item.status))
         session.add(Alert(queue_item_id=item_id, reason="critical", sent_at=item.decided_at))
-        session.add(AuditEvent(actor="mod", action="queue.decide", entity_type="queue_item", entity_id=item_id))
+        session.add(
+            AuditEvent(actor="mod", action="queue.decide", entity_type="queue_item", entity_id=item_id)
+        )
         return snap.id or 0
 
 
-def test_purge_applies_each_rule_and_keeps_what_must_stay(settings: Settings, sessions: sessionmaker[Session]) -> None:
-    settings = settings.model_copy(update={"retention": RetentionSettings(
-        dismissed_days=90, confirmed_days=365, unflagged_days=30, snapshot_days=180, job_run_days=30)})
-    old_dismissed = add_item(sessions, status="dismissed", created_at=NOW - 100 * DAY, decided_at=NOW - 91 * DAY)
-    new_dismissed = add_item(sessions, status="dismissed", created_at=NOW - 100 * DAY, decided_at=NOW - 89 * DAY)
-    old_confirmed = add_item(sessions, status="confirmed", created_at=NOW - 400 * DAY, decided_at=NOW - 366 * DAY)
-    kept_confirmed = add_item(sessions, status="confirmed", created_at=NOW - 300 * DAY, decided_at=NOW - 200 * DAY)
+def test_purge_applies_each_rule_and_keeps_what_must_stay(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    settings = settings.model_copy(
+        update={
+            "retention": RetentionSettings(
+                dismissed_days=90, confirmed_days=365, unflagged_days=30, snapshot_days=180, job_run_days=30
+            )
+        }
+    )
+    old_dismissed = add_item(
+        sessions, status="dismissed", created_at=NOW - 100 * DAY, decided_at=NOW - 91 * DAY
+    )
+    new_dismissed = add_item(
+        sessions, status="dismissed", created_at=NOW - 100 * DAY, decided_at=NOW - 89 * DAY
+    )
+    old_confirmed = add_item(
+        sessions, status="confirmed", created_at=NOW - 400 * DAY, decided_at=NOW - 366 * DAY
+    )
+    kept_confirmed = add_item(
+        sessions, status="confirmed", created_at=NOW - 300 * DAY, decided_at=NOW - 200 * DAY
+    )
     ancient_open = add_item(sessions, status="new", created_at=NOW - 999 * DAY)
     escalated = add_item(sessions, status="escalated", created_at=NOW - 999 * DAY, decided_at=NOW - 998 * DAY)
-    snaps = {i: attach(sessions, i, NOW - 250 * DAY)
-             for i in (old_dismissed, new_dismissed, old_confirmed, kept_confirmed, ancient_open, escalated)}
+    snaps = {
+        i: attach(sessions, i, NOW - 250 * DAY)
+        for i in (old_dismissed, new_dismissed, old_confirmed, kept_confirmed, ancient_open, escalated)
+    }
     old_dismissed_post = post_of(sessions, old_dismissed)
     kept_post = post_of(sessions, kept_confirmed)
     with transaction(sessions) as session:
@@ -83,11 +107,31 @@ def test_purge_applies_each_rule_and_keeps_what_must_stay(settings: Settings, se
         dup = session.get(Post, kept_post.id)
         assert dup is not None
         dup.duplicate_of_id = old_dismissed_post.id
-        session.add(Post(platform="rss", external_id="old", url="https://news.example.kz/a", text="x",
-                         published_at=NOW - 40 * DAY, collected_at=NOW - 31 * DAY, content_key="a"))
-        session.add(Post(platform="rss", external_id="new", url="https://news.example.kz/b", text="y",
-                         published_at=NOW - 2 * DAY, collected_at=NOW - 2 * DAY, content_key="b"))
-        session.add(Snapshot(sha256="f" * 64, url="https://news.example.kz/", fetched_at=NOW - 181 * DAY, body_z=b"z"))
+        session.add(
+            Post(
+                platform="rss",
+                external_id="old",
+                url="https://news.example.kz/a",
+                text="x",
+                published_at=NOW - 40 * DAY,
+                collected_at=NOW - 31 * DAY,
+                content_key="a",
+            )
+        )
+        session.add(
+            Post(
+                platform="rss",
+                external_id="new",
+                url="https://news.example.kz/b",
+                text="y",
+                published_at=NOW - 2 * DAY,
+                collected_at=NOW - 2 * DAY,
+                content_key="b",
+            )
+        )
+        session.add(
+            Snapshot(sha256="f" * 64, url="https://news.example.kz/", fetched_at=NOW - 181 * DAY, body_z=b"z")
+        )
         session.add(JobRun(job="retention", slot_at=NOW - 40 * DAY, holder="h", started_at=NOW - 40 * DAY))
         session.add(JobRun(job="retention", slot_at=NOW - DAY, holder="h", started_at=NOW - DAY))
     audit_before = count(sessions, AuditEvent)
@@ -103,8 +147,12 @@ def test_purge_applies_each_rule_and_keeps_what_must_stay(settings: Settings, se
         bodies = {s.id: s.body_z is not None for s in session.exec(select(Snapshot)).all()}
         # Evidence of kept confirmed/open items keeps its body; the dismissed-but-young item's body goes;
         # snapshots of purged posts and unreferenced old ones are deleted.
-        assert bodies == {snaps[new_dismissed]: False, snaps[kept_confirmed]: True,
-                          snaps[ancient_open]: True, snaps[escalated]: True}
+        assert bodies == {
+            snaps[new_dismissed]: False,
+            snaps[kept_confirmed]: True,
+            snaps[ancient_open]: True,
+            snaps[escalated]: True,
+        }
         assert session.exec(select(sa.func.count()).select_from(Incident)).one() == 4
         assert session.exec(select(sa.func.count()).select_from(Decision)).one() == 4
         assert session.exec(select(sa.func.count()).select_from(Classification)).one() == 4

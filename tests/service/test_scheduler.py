@@ -39,13 +39,15 @@ class Clock:
 
 
 def job_settings(settings: Settings, **digest: object) -> Settings:
-    return settings.model_copy(update={
-        "digest": DigestSettings(**digest),  # type: ignore[arg-type]
-        "sources": (
-            SourceSettings(name="tg_news", platform="telegram", target="almaty_news", interval="15m"),
-            SourceSettings(name="tg_off", platform="telegram", target="other", enabled=False),
-        ),
-    })
+    return settings.model_copy(
+        update={
+            "digest": DigestSettings(**digest),  # type: ignore[arg-type]
+            "sources": (
+                SourceSettings(name="tg_news", platform="telegram", target="almaty_news", interval="15m"),
+                SourceSettings(name="tg_off", platform="telegram", target="other", enabled=False),
+            ),
+        }
+    )
 
 
 def next_fire(scheduler: ServiceScheduler, job: str, after: datetime) -> datetime:
@@ -61,8 +63,15 @@ def test_jobs_and_their_options(settings: Settings, sessions: sessionmaker[Sessi
     scheduler = build_scheduler(settings, sessions, pipeline)
     try:
         jobs = {j.id: j for j in scheduler.get_jobs()}
-        assert set(jobs) == {"source:tg_news", "classify-backlog", "expire-leases", "alerts", "digest",
-                             "digest-retry", "retention"}
+        assert set(jobs) == {
+            "source:tg_news",
+            "classify-backlog",
+            "expire-leases",
+            "alerts",
+            "digest",
+            "digest-retry",
+            "retention",
+        }
         for job in jobs.values():
             assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 300)
         assert jobs["source:tg_news"].trigger.interval == timedelta(minutes=15)
@@ -72,20 +81,29 @@ def test_jobs_and_their_options(settings: Settings, sessions: sessionmaker[Sessi
         for resource in scheduler.ctx.resources:  # never started, so shutdown() does not apply
             resource.close()
     without_pipeline = build_scheduler(settings, sessions)
-    assert {j.id for j in without_pipeline.get_jobs()} == {"expire-leases", "alerts", "digest", "digest-retry", "retention"}
+    assert {j.id for j in without_pipeline.get_jobs()} == {
+        "expire-leases",
+        "alerts",
+        "digest",
+        "digest-retry",
+        "retention",
+    }
 
 
-@pytest.mark.parametrize(("after", "expected"), [
-    # Before March 2024 Almaty was UTC+6: 08:00 local is 02:00 UTC.
-    (datetime(2023, 6, 1, 0, 0, tzinfo=UTC), datetime(2023, 6, 1, 2, 0, tzinfo=UTC)),
-    # Thursday 10:00 (+06) -> Friday 1 March 2024 08:00, after the switch to +05 at midnight: 03:00 UTC.
-    (datetime(2024, 2, 29, 4, 0, tzinfo=UTC), datetime(2024, 3, 1, 3, 0, tzinfo=UTC)),
-    # Now UTC+5. Friday 09:00 local, weekdays only -> Monday 08:00 local.
-    (datetime(2026, 11, 27, 4, 0, tzinfo=UTC), datetime(2026, 11, 30, 3, 0, tzinfo=UTC)),
-    # 07:59 local Monday -> the same morning; 22:00 UTC Sunday is already Monday 03:00 local.
-    (datetime(2026, 11, 30, 2, 59, tzinfo=UTC), datetime(2026, 11, 30, 3, 0, tzinfo=UTC)),
-    (datetime(2026, 11, 29, 22, 0, tzinfo=UTC), datetime(2026, 11, 30, 3, 0, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        # Before March 2024 Almaty was UTC+6: 08:00 local is 02:00 UTC.
+        (datetime(2023, 6, 1, 0, 0, tzinfo=UTC), datetime(2023, 6, 1, 2, 0, tzinfo=UTC)),
+        # Thursday 10:00 (+06) -> Friday 1 March 2024 08:00, after the switch to +05 at midnight: 03:00 UTC.
+        (datetime(2024, 2, 29, 4, 0, tzinfo=UTC), datetime(2024, 3, 1, 3, 0, tzinfo=UTC)),
+        # Now UTC+5. Friday 09:00 local, weekdays only -> Monday 08:00 local.
+        (datetime(2026, 11, 27, 4, 0, tzinfo=UTC), datetime(2026, 11, 30, 3, 0, tzinfo=UTC)),
+        # 07:59 local Monday -> the same morning; 22:00 UTC Sunday is already Monday 03:00 local.
+        (datetime(2026, 11, 30, 2, 59, tzinfo=UTC), datetime(2026, 11, 30, 3, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 29, 22, 0, tzinfo=UTC), datetime(2026, 11, 30, 3, 0, tzinfo=UTC)),
+    ],
+)
 def test_digest_fires_at_the_local_time_across_the_almaty_offset(
     settings: Settings, sessions: sessionmaker[Session], after: datetime, expected: datetime
 ) -> None:
@@ -93,14 +111,22 @@ def test_digest_fires_at_the_local_time_across_the_almaty_offset(
     assert next_fire(build_scheduler(settings, sessions), "digest", after) == expected
 
 
-def test_retention_runs_daily_at_its_local_time_with_jitter(settings: Settings, sessions: sessionmaker[Session]) -> None:
-    settings = settings.model_copy(update={"scheduler": SchedulerSettings(retention_time="03:30", jitter_s=30)})
-    fire = next_fire(build_scheduler(settings, sessions), "retention", datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
+def test_retention_runs_daily_at_its_local_time_with_jitter(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    settings = settings.model_copy(
+        update={"scheduler": SchedulerSettings(retention_time="03:30", jitter_s=30)}
+    )
+    fire = next_fire(
+        build_scheduler(settings, sessions), "retention", datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    )
     base = datetime(2026, 11, 29, 22, 30, tzinfo=UTC)  # 03:30 on the 30th in Almaty
     assert base <= fire <= base + timedelta(seconds=30)
 
 
-def test_interval_jobs_are_aligned_so_processes_agree_on_slots(settings: Settings, sessions: sessionmaker[Session]) -> None:
+def test_interval_jobs_are_aligned_so_processes_agree_on_slots(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
     settings = settings.model_copy(update={"scheduler": SchedulerSettings(lease_check_interval_s=60)})
     after = datetime(2026, 11, 29, 12, 0, 17, 123456, tzinfo=UTC)
     fire = next_fire(build_scheduler(settings, sessions), "expire-leases", after)
@@ -112,7 +138,9 @@ def test_interval_jobs_are_aligned_so_processes_agree_on_slots(settings: Setting
         assert interval_slot(jittered, 900, 30) == datetime(2026, 11, 29, 12, 15, tzinfo=UTC)
 
 
-def test_a_guarded_job_runs_once_per_slot_and_records_failures(settings: Settings, sessions: sessionmaker[Session]) -> None:
+def test_a_guarded_job_runs_once_per_slot_and_records_failures(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
     clock = Clock(datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC))
     ctx = JobContext(settings, sessions, clock=clock, holder="test-1")
     calls: list[datetime] = []
@@ -138,13 +166,20 @@ def test_a_guarded_job_runs_once_per_slot_and_records_failures(settings: Setting
     with sessions() as session:
         rows = session.exec(select(JobRun).order_by(JobRun.id)).all()  # type: ignore[arg-type]
     assert [(r.job, r.status, r.holder) for r in rows] == [
-        ("probe", "failed", "test-1"), ("probe", "ok", "test-1"), ("bug", "failed", "test-1")]
+        ("probe", "failed", "test-1"),
+        ("probe", "ok", "test-1"),
+        ("bug", "failed", "test-1"),
+    ]
     assert "HTTP 503" in (rows[0].error or "") and "KeyError" in (rows[2].error or "")
-    assert rows[0].slot_at == EPOCH + timedelta(seconds=round((rows[0].slot_at - EPOCH).total_seconds() / 60) * 60)
+    assert rows[0].slot_at == EPOCH + timedelta(
+        seconds=round((rows[0].slot_at - EPOCH).total_seconds() / 60) * 60
+    )
 
 
 @pytest.mark.slow
-def test_a_failing_job_never_stops_the_running_scheduler(settings: Settings, sessions: sessionmaker[Session]) -> None:
+def test_a_failing_job_never_stops_the_running_scheduler(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
     scheduler = ServiceScheduler(JobContext(settings, sessions), timezone="UTC")
     done = threading.Event()
     counts = {"bad": 0, "good": 0}
@@ -172,10 +207,12 @@ def test_scheduled_digest_sends_once_even_after_a_restart(
     settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer]
 ) -> None:
     server = smtp_server()
-    settings = settings.model_copy(update={
-        "smtp": SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5),
-        "digest": DigestSettings(recipients=("media@edu.example.kz",)),
-    })
+    settings = settings.model_copy(
+        update={
+            "smtp": SmtpSettings(host="127.0.0.1", port=server.port, timeout_s=5),
+            "digest": DigestSettings(recipients=("media@edu.example.kz",)),
+        }
+    )
     monday_0800 = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
     seed_digest(sessions, monday_0800)
     clock = Clock(monday_0800 - timedelta(minutes=1))
