@@ -32,8 +32,9 @@ CATEGORIES = (
 GROUPS = ("ru", "kk", "en", "mixed", "translit")
 SPLITS = ("train", "dev")
 SEED = 20261129
-# Uses of each core fragment in its own language; translit/mixed re-uses come on top.
-USES_PER_CORE = 4
+# Uses of each core fragment in its own language (negatives a little more, towards a 50/50 split);
+# translit/mixed re-uses come on top.
+USES_PER_CORE = {"pos": 4, "neg": 5}
 SLOT = re.compile(r"\{([a-z_]+)\.([a-z_]+)\}")
 
 
@@ -161,14 +162,17 @@ def compose(
     """One post: optional opener, the core, optional detail and follow-up, optional closer."""
     kind, cats = core.tags[0], list(core.tags[1:])
     parts = [rng.choice(core.lines)]
-    # First-person parent posts take only tails written for them, not news-style details.
-    voice = "parent_post" if kind == "parent_post" else None
+    # First-person posts take only tails written for their voice, not news-style details.
+    voice = kind if kind in {"parent_post", "victim_post"} else None
     detail = None if voice else core_pool.pick(rng, "detail", kind, cats)
-    if detail and rng.random() < 0.4:
-        parts.append(rng.choice(detail.lines))
-        for tag in detail.tags[1:]:
-            if tag.startswith("+") and tag[1:] not in cats:
-                cats.append(tag[1:])
+    # News reports run longer than channel posts: sometimes two details.
+    for chance in (0.4, 0.15):
+        if detail and rng.random() < chance:
+            line = rng.choice(detail.lines)
+            if line not in parts:
+                parts.append(line)
+                cats.extend(t[1:] for t in detail.tags[1:] if t.startswith("+") and t[1:] not in cats)
+        detail = None if voice else core_pool.pick(rng, "detail", kind, cats)
     follow = tail_pool.pick(rng, "follow", voice or kind, [] if voice else cats)
     # A code-switched post always carries a sentence from the other language.
     if follow and (tail_pool is not core_pool or rng.random() < 0.45):
@@ -210,7 +214,7 @@ def build_split(split: str) -> list[dict[str, object]]:
 
     for group, pool in pools.items():
         for core in pool.cores():
-            for _ in range(USES_PER_CORE * len(core.lines)):
+            for _ in range(USES_PER_CORE["pos" if core.tags[1:] else "neg"] * len(core.lines)):
                 text, cats = compose(rng, pool, pool, core, tables)
                 add(text, group, cats, core.tags[0])
             if group in {"ru", "kk"}:

@@ -88,6 +88,10 @@ def test_scripts_match_languages(train: list[dict[str, object]], dev: list[dict[
     for row in rows:
         if row["lang"] in {"en", "translit"}:
             assert not CYRILLIC.search(str(row["text"])), row
+    # A Latin letter typed inside a Cyrillic word (or back) is a typo a tokenizer sees as noise.
+    for row in rows:
+        for word in re.findall(r"[^\W\d_]+", str(row["text"])):
+            assert not (CYRILLIC.search(word) and re.search("[a-zA-Z]", word)), (word, row)
     kazakh = [r for r in rows if r["lang"] == "kk"]
     with_letters = sum(1 for r in kazakh if KAZAKH_LETTERS.search(str(r["text"])))
     assert with_letters / len(kazakh) > 0.9
