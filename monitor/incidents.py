@@ -165,7 +165,9 @@ def find_incident(
         if score >= settings.places.incident_text_similarity:
             if best is None or score > best[2]:
                 best = (c.incident, "text", score)
-        else:
+        elif c.post.language != post.language:
+            # Embeddings only across languages: within one language two fights at one school score
+            # as high as a translation (0.90 on the bundled encoder), and the words tell them apart.
             rest.append((c, theirs))
     if best is not None or embed is None or not rest:
         return best
@@ -263,15 +265,15 @@ def _split(session: Session, user: User, queue_item_id: int, post_ids: Sequence[
 
 
 def _lead_post(session: Session, posts: Sequence[Post]) -> Post:
-    """The post with the highest classifier score (the first one when none is scored)."""
-    ids = [p.id for p in posts]
-    row = session.exec(
-        select(tables.Classification.post_id)
-        .where(col(tables.Classification.post_id).in_(ids))
-        .order_by(col(tables.Classification.score).desc(), col(tables.Classification.id).desc())
-        .limit(1)
-    ).first()
-    return next((p for p in posts if p.id == row), posts[0])
+    """The most severe, then highest-scored post (the first one when none is scored)."""
+    by_id = {p.id: p for p in posts}
+    rows = session.exec(
+        select(tables.Classification).where(col(tables.Classification.post_id).in_(list(by_id)))
+    ).all()
+    if not rows:
+        return posts[0]
+    top = max(rows, key=lambda c: (severity_rank(c.severity), c.score, -(c.post_id or 0)))
+    return by_id[top.post_id]
 
 
 def _copy_item(session: Session, item: QueueItem, incident: Incident, lead: Post, count: int) -> QueueItem:
@@ -286,7 +288,10 @@ def _copy_item(session: Session, item: QueueItem, incident: Incident, lead: Post
         severity_rank=severity_rank(scored.severity) if scored else item.severity_rank,
         score=scored.score if scored else item.score, category=item.category, categories=list(item.categories),
         model_version=scored.model_version if scored else item.model_version,
-        region=lead.region or item.region, district=lead.district or item.district, school=lead.school or item.school,
+        # The lead post's place when it has one (a Talgar post split off a Kaskelen school's item is
+        # not at that school); the original item's otherwise.
+        **({"region": lead.region, "district": lead.district, "school": lead.school} if lead.region else
+           {"region": item.region, "district": item.district, "school": item.school}),
         platform=lead.platform, language=lead.language, has_video=lead.has_video, post_count=count,
     )
     session.add(copy)
