@@ -10,7 +10,7 @@ import time
 import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,8 +19,8 @@ from monitor.config import HttpSettings
 from monitor.errors import ScrapeError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
 class ResponseTooLarge(ScrapeError):
@@ -103,7 +103,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
@@ -189,7 +189,7 @@ class HttpClient:
             return None
         # RFC 9309: an unreachable robots.txt (5xx) means "disallow all"; a missing one (4xx) "allow all".
         if response.status >= 500:
-            parser.disallow_all = True
+            parser.parse(["User-agent: *", "Disallow: /"])
             return parser
         if response.status >= 300:
             return None
@@ -221,8 +221,8 @@ class HttpClient:
         """Seconds to wait before retry number `attempt`: Retry-After when given, else exponential with jitter."""
         cap = self.settings.backoff_max_s
         if retry_after is not None:
-            return min(retry_after, cap)
-        delay = min(cap, self.settings.backoff_base_s * 2**attempt)
+            return float(min(retry_after, cap))
+        delay = float(min(cap, self.settings.backoff_base_s * 2**attempt))
         # "Equal jitter": at least half the exponential delay, so clients that failed together spread out.
         return delay / 2 + self.rng.uniform(0, delay / 2)
 
@@ -256,7 +256,7 @@ class HttpClient:
                 status=r.status_code,
                 headers={k.lower(): v for k, v in r.headers.items()},
                 body=bytes(chunks),
-                fetched_at=datetime.now(timezone.utc),
+                fetched_at=datetime.now(UTC),
             )
 
 

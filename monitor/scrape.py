@@ -27,8 +27,11 @@ MAX_ERROR_CHARS = 2000
 class IngestCounts(Protocol):
     """The part of the pipeline's IngestResult the run loop reads."""
 
-    new: int
-    updated: int
+    @property
+    def new(self) -> int: ...
+
+    @property
+    def updated(self) -> int: ...
 
 
 class Ingest(Protocol):
@@ -157,7 +160,7 @@ def run_source(
         error = str(e)
     except httpx.HTTPError as e:  # a transport problem the client did not turn into a ScrapeError
         error = f"{type(e).__name__}: {e}"
-    except Exception as e:  # noqa: BLE001 - a parser bug on one page must not stop the other sources
+    except Exception as e:
         log.exception("source %s failed unexpectedly", source.name)
         error = f"internal error: {type(e).__name__}: {e}"
     if error and len(error) > MAX_ERROR_CHARS:

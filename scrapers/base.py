@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from monitor.config import HttpSettings, SourceSettings
@@ -38,12 +38,8 @@ class Scraper(Protocol):
         ...
 
 
-class ScraperFactory(Protocol):
-    """A scraper class: built from its source settings, the shared HTTP client and the http settings."""
-
-    platform: ClassVar[str]
-
-    def __call__(self, source: SourceSettings, http: HttpClient, settings: HttpSettings) -> Scraper: ...
+# A scraper class: built from its source settings, the shared HTTP client and the http settings.
+ScraperFactory = Callable[[SourceSettings, HttpClient, HttpSettings], Scraper]
 
 
 def with_snapshot(posts: Sequence[Post], response: Response) -> tuple[Post, ...]:
@@ -80,6 +76,6 @@ def utc_from_timestamp(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return None
     try:
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         return None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup, Tag
-from soupsieve import SelectorSyntaxError, compile as compile_css
+from soupsieve import SelectorSyntaxError
+from soupsieve import compile as compile_css
 
 from monitor.config import HttpSettings, SourceSettings
 from monitor.errors import ConfigError
@@ -37,7 +38,7 @@ def parse_date(value: str, formats: tuple[str, ...] = DEFAULT_DATE_FORMATS) -> d
         pass
     for fmt in formats:
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+            return datetime.strptime(value, fmt).replace(tzinfo=LOCAL_TZ).astimezone(UTC)
         except ValueError:
             continue
     return None
@@ -70,7 +71,7 @@ def parse_items(
             external_id=external_id,
             url=link or url,
             text=text,
-            published_at=published or datetime.fromtimestamp(0, timezone.utc),
+            published_at=published or datetime.fromtimestamp(0, UTC),
             author=_text(author_el) if isinstance(author_el, Tag) else None,
             extras={"page_url": url},
         )
@@ -104,7 +105,8 @@ class GenericScraper:
                     raise ConfigError(f"sources[{source.name}].options.{key}: bad CSS selector: {e}") from None
         if not source.target.startswith(("http://", "https://")):
             raise ConfigError(f"sources[{source.name}].target: expected the page's http(s) URL")
-        self.selectors = {k: opts[k] for k in ("item", "text", "date", "link", "author") if k in opts}
+        self.selectors: dict[str, str] = {k: str(opts[k]) for k in ("item", "text", "date", "link", "author")
+                                          if k in opts}
         self.date_formats = tuple(str(f) for f in opts.get("date_formats", DEFAULT_DATE_FORMATS))
 
     def pages(self, cursor: Mapping[str, Any]) -> Iterator[Page]:

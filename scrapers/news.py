@@ -7,7 +7,7 @@ import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
@@ -23,7 +23,7 @@ from monitor.posts import Media, Post, parse_datetime
 from scrapers.base import Page, options, remember, with_snapshot
 
 PLATFORM = "news"
-_DATE_PATTERNS = tuple(re.compile(p, re.I) for p in (
+_DATE_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"<meta[^>]+(?:property|name)=[\"'](?:article:published_time|og:published_time|pubdate)[\"'][^>]*content=[\"']([^\"']+)",
     r"<meta[^>]+content=[\"']([^\"']+)[\"'][^>]*(?:property|name)=[\"'](?:article:published_time|og:published_time)",
     r"\"datePublished\"\s*:\s*\"([^\"]+)\"",
@@ -58,7 +58,7 @@ def _struct_time(value: Any) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
     except (TypeError, ValueError, OverflowError):
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +21,7 @@ from scrapers.base import Page, options, with_snapshot
 PLATFORM = "telegram"
 _CHANNEL = re.compile(r"^[A-Za-z0-9_]{3,64}$")
 _BG_URL = re.compile(r"background-image:\s*url\(['\"]?([^'\")]+)['\"]?\)")
-_VIEWS = re.compile(r"^([\d.,]+)\s*([KMB]?)$", re.I)
+_VIEWS = re.compile(r"^([\d.,]+)\s*([KMB]?)$", re.IGNORECASE)
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
@@ -109,7 +109,7 @@ def parse_count(value: str) -> int | None:
     if not match:
         return None
     number = float(match.group(1).replace(",", "."))
-    return int(round(number * {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}[match.group(2).upper()]))
+    return round(number * {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}[match.group(2).upper()])
 
 
 def parse_duration(value: str) -> int | None:
@@ -209,7 +209,7 @@ def _message(msg: Any, base: str) -> Post | None:
     if "/" not in data_post or not dates or not dates[0]:
         return None
     try:
-        published = datetime.fromisoformat(dates[0]).astimezone(timezone.utc)
+        published = datetime.fromisoformat(dates[0]).astimezone(UTC)
     except ValueError:
         return None
     texts = index.get("tgme_widget_message_text")

@@ -140,7 +140,8 @@ def load_response(body: bytes | str, url: str) -> Mapping[str, Any]:
         raise ScrapeError("VK API answer is not a JSON object", url=url)
     error = data.get("error")
     if isinstance(error, Mapping):
-        code = error.get("error_code") if isinstance(error.get("error_code"), int) else 0
+        raw_code = error.get("error_code")
+        code = raw_code if isinstance(raw_code, int) else 0
         message = FINAL_CODES.get(code) or RETRY_CODES.get(code) or "unknown error"
         raise VkApiError(code, f"{message} ({error.get('error_msg', '')})".strip(), url=url)
     response = data.get("response")
@@ -212,7 +213,8 @@ class VkScraper:
             yield from self._search(cursor)
 
     def _wall(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
-        last_id = cursor.get("last_id") if isinstance(cursor.get("last_id"), int) else 0
+        saved_id = cursor.get("last_id")
+        last_id = saved_id if isinstance(saved_id, int) else 0
         target = self.source.target.strip()
         params: dict[str, str | int] = {"extended": 1, "count": self.count}
         if target.lstrip("-").isdigit():
@@ -235,7 +237,8 @@ class VkScraper:
                 return
 
     def _search(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
-        since = cursor.get("since") if isinstance(cursor.get("since"), int) else None
+        saved_since = cursor.get("since")
+        since = saved_since if isinstance(saved_since, int) else None
         params: dict[str, str | int] = {"q": self.source.target, "extended": 1, "count": self.count}
         if since:
             params["start_time"] = since + 1

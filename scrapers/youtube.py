@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from lxml import etree
@@ -109,6 +109,10 @@ def _json(body: bytes | str, url: str) -> Mapping[str, Any]:
     return data
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def parse_videos(body: bytes | str, url: str) -> list[Post]:
     """Videos in a saved videos.list answer (snippet, contentDetails, statistics)."""
     posts = []
@@ -120,11 +124,11 @@ def parse_videos(body: bytes | str, url: str) -> list[Post]:
             published = parse_datetime(snip.get("publishedAt"))
         except ValueError:
             continue
-        thumbs = snip.get("thumbnails") if isinstance(snip.get("thumbnails"), Mapping) else {}
-        thumb = next((thumbs[k]["url"] for k in ("high", "medium", "default")
-                      if isinstance(thumbs.get(k), Mapping) and thumbs[k].get("url")), None)
-        details = item.get("contentDetails") if isinstance(item.get("contentDetails"), Mapping) else {}
-        stats = item.get("statistics") if isinstance(item.get("statistics"), Mapping) else {}
+        thumbs = _mapping(snip.get("thumbnails"))
+        thumb = next((str(_mapping(thumbs.get(k))["url"]) for k in ("high", "medium", "default")
+                      if _mapping(thumbs.get(k)).get("url")), None)
+        details = _mapping(item.get("contentDetails"))
+        stats = _mapping(item.get("statistics"))
         extras: dict[str, Any] = {"channel_id": snip.get("channelId")}
         if str(stats.get("viewCount", "")).isdigit():
             extras["views"] = int(stats["viewCount"])
@@ -204,7 +208,7 @@ class YoutubeScraper:
 
     def _search(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
         seen = [str(x) for x in cursor.get("seen", []) if isinstance(x, str)]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         since = str(cursor.get("since") or (now - self.lookback).isoformat(timespec="seconds"))
         for language in self.languages:
             token: str | None = None

@@ -11,7 +11,14 @@ import pytest
 
 from monitor.config import HttpSettings
 from monitor.errors import ScrapeError
-from monitor.http import HttpClient, ResponseTooLarge, RobotsDisallowed, decode_body, open_client, parse_retry_after
+from monitor.http import (
+    HttpClient,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    decode_body,
+    open_client,
+    parse_retry_after,
+)
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -226,7 +233,7 @@ def test_declared_length_over_cap_is_refused_before_reading() -> None:
 
 
 class _BigHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.end_headers()  # no Content-Length: the client must stop by itself

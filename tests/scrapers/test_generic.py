@@ -43,12 +43,12 @@ def test_fetch_loop_stamps_undated_items_and_skips_seen_ones() -> None:
         "school3.example.kz/news": httpx.Response(200, content=fixture("generic/school_news_cp1251.html"),
                                                   headers={"Content-Type": "text/html"}),
     })
-    first = list(scraper(recorded).pages({}))[0]
+    first = next(iter(scraper(recorded).pages({})))
     assert len(first.posts) == 3
     undated = first.posts[2]
     assert undated.extras["date_source"] == "fetched" and undated.url == "https://other.example.kz/post/9"
     assert undated.snapshot is not None and undated.published_at == undated.snapshot.fetched_at
-    again = list(scraper(recorded).pages(first.cursor))[0]
+    again = next(iter(scraper(recorded).pages(first.cursor)))
     assert again.posts == ()
 
 
