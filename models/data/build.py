@@ -158,8 +158,11 @@ def noisy(text: str, rng: random.Random) -> str:
 
 def compose(
     rng: random.Random, core_pool: Pool, tail_pool: Pool, core: Section, tables: dict[str, Table]
-) -> tuple[str, list[str]]:
-    """One post: optional opener, the core, optional detail and follow-up, optional closer."""
+) -> tuple[str, list[str]] | None:
+    """One post: optional opener, the core, optional details and follow-up, optional closer.
+
+    None when `tail_pool` is another language's and has no follow-up for this kind of post.
+    """
     kind, cats = core.tags[0], list(core.tags[1:])
     parts = [rng.choice(core.lines)]
     # First-person posts take only tails written for their voice, not news-style details.
@@ -174,8 +177,12 @@ def compose(
                 cats.extend(t[1:] for t in detail.tags[1:] if t.startswith("+") and t[1:] not in cats)
         detail = None if voice else core_pool.pick(rng, "detail", kind, cats)
     follow = tail_pool.pick(rng, "follow", voice or kind, [] if voice else cats)
-    # A code-switched post always carries a sentence from the other language.
-    if follow and (tail_pool is not core_pool or rng.random() < 0.45):
+    if tail_pool is not core_pool:
+        # A code-switched post always carries a sentence from the other language.
+        if follow is None:
+            return None
+        parts.append(rng.choice(follow.lines))
+    elif follow and rng.random() < 0.45:
         parts.append(rng.choice(follow.lines))
     opener = None if voice else core_pool.pick(rng, "open", kind, cats)
     if opener and rng.random() < 0.25:
@@ -204,7 +211,10 @@ def build_split(split: str) -> list[dict[str, object]]:
     seen: set[str] = set()
     rows: list[dict[str, object]] = []
 
-    def add(text: str, lang: str, cats: list[str], kind: str) -> None:
+    def add(post: tuple[str, list[str]] | None, lang: str, kind: str) -> None:
+        if post is None:
+            return
+        text, cats = post
         text = re.sub(r"\s+", " ", text).strip()
         key = re.sub(r"\W+", " ", text.lower()).strip()
         if key in seen or not key:
@@ -215,18 +225,16 @@ def build_split(split: str) -> list[dict[str, object]]:
     for group, pool in pools.items():
         for core in pool.cores():
             for _ in range(USES_PER_CORE["pos" if core.tags[1:] else "neg"] * len(core.lines)):
-                text, cats = compose(rng, pool, pool, core, tables)
-                add(text, group, cats, core.tags[0])
+                add(compose(rng, pool, pool, core, tables), group, core.tags[0])
             if group in {"ru", "kk"}:
                 # Latin-script posts: the same content as people type it without Cyrillic.
                 for _ in range(max(1, len(core.lines) // 2)):
-                    text, cats = compose(rng, pool, pool, core, tables)
-                    add(to_latin(text, group, rng), "translit", cats, core.tags[0])
+                    post = compose(rng, pool, pool, core, tables)
+                    add(post and (to_latin(post[0], group, rng), post[1]), "translit", core.tags[0])
                 # Code-switching between sentences: a Russian core with a Kazakh tail or back.
                 other = pools.get("kk" if group == "ru" else "ru")
                 for _ in range(max(1, len(core.lines) // 3) if other else 0):
-                    text, cats = compose(rng, pool, other, core, tables)  # type: ignore[arg-type]
-                    add(text, "mixed", cats, core.tags[0])
+                    add(compose(rng, pool, other, core, tables), "mixed", core.tags[0])  # type: ignore[arg-type]
     rng.shuffle(rows)
     prefix = "tr" if split == "train" else "dv"
     return [{"id": f"{prefix}-{i:05d}", **row} for i, row in enumerate(rows, 1)]
