@@ -133,6 +133,19 @@ def test_cli_parse_prints_ingest_json_lines(capsys: pytest.CaptureFixture[str], 
     assert info.value.code == 1 and "unknown platform" in capsys.readouterr().err
 
 
+def test_cli_parse_generic_with_a_configured_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(fixture("generic/school_news_cp1251.html"))
+    config = tmp_path / "config.toml"
+    config.write_text('[[sources]]\nname = "school3"\nplatform = "generic"\ntarget = "https://school3.example.kz/news"\n'
+                      'options = { item = ".news-item", text = ".body", date = ".date", link = "a.title" }\n')
+    main(["--config", str(config), "parse", "generic", str(page), "--url", "https://school3.example.kz/news",
+          "--source", "school3"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["external_id"] for r in records] == ["https://school3.example.kz/news/14",
+                                                   "https://school3.example.kz/news/13"]
+
+
 @pytest.mark.slow
 def test_cli_scrape_records_an_unreachable_source_and_prints_the_table(
     settings: Settings, sessions: sessionmaker[Session], tmp_path: Path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -68,13 +69,24 @@ def scrape(app: App, names: tuple[str, ...], no_classify: bool) -> None:
 @click.argument("platform")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--url", default=None, help="The URL the page was fetched from (links are resolved against it).")
-def parse(platform: str, file: Path, url: str | None) -> None:
+@click.option("--source", "source_name", default=None, metavar="NAME",
+              help="generic: take the CSS selectors from this configured source (default: <article> items).")
+@pass_app
+def parse(app: App, platform: str, file: Path, url: str | None, source_name: str | None) -> None:
     """Print the posts in a saved page or API answer as JSON lines in the ingest format."""
-    from scrapers import PARSERS
+    from scrapers import PARSERS, generic
 
     parser = PARSERS.get(platform.lower())
     if parser is None:
         raise InputError(f"unknown platform {platform!r} (known: {', '.join(sorted(PARSERS))})")
+    if source_name is not None:
+        from monitor.scrape import select_sources
+
+        [source] = select_sources(app.settings, [source_name])
+        if source.platform != "generic" or platform.lower() != "generic":
+            raise InputError("--source applies to generic pages only")
+        selectors = {k: str(v) for k, v in source.options.items() if k in ("item", "text", "date", "link", "author")}
+        parser = partial(generic.parse, selectors=selectors)
     try:
         body = file.read_bytes()
     except OSError as e:
