@@ -82,18 +82,17 @@ def snapshot_text(snapshot: tables.Snapshot) -> str:
     return text + ("\n… (cut)" if len(body) > MAX_SNAPSHOT_SHOWN else "")
 
 
-def item_json(detail: ItemDetail, *, full: bool) -> dict[str, Any]:
-    """The API shape of an item (list rows leave out the posts, audit and decisions)."""
-    i = detail.item
+def item_json(i: QueueItem, claimed_by: str | None, detail: ItemDetail | None = None) -> dict[str, Any]:
+    """The API shape of an item; with `detail`, also its posts, verdict and decisions."""
     out: dict[str, Any] = {
         "id": i.id, "incident_id": i.incident_id, "status": i.status, "severity": i.severity, "score": i.score,
         "category": i.category, "categories": i.categories, "model_version": i.model_version,
         "region": i.region, "district": i.district, "school": i.school, "platform": i.platform,
         "language": i.language, "has_video": i.has_video, "post_count": i.post_count,
-        "claimed_by": detail.claimed_by, "lease_expires_at": _iso(i.lease_expires_at),
+        "claimed_by": claimed_by, "lease_expires_at": _iso(i.lease_expires_at),
         "created_at": _iso(i.created_at), "decided_at": _iso(i.decided_at),
     }
-    if full:
+    if detail is not None:
         out["posts"] = [post_json(p) for p in detail.posts]
         c = detail.classification
         out["classification"] = None if c is None else {

@@ -7,10 +7,12 @@ import hmac
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor import tables
@@ -126,7 +128,8 @@ def require(role: str) -> Callable[[Request], Awaitable[Actor]]:
     """A dependency: the caller must hold `role`; cookie-authenticated writes must carry the CSRF token."""
 
     async def dependency(request: Request) -> Actor:
-        actor = current_actor(request)
+        # The lookup touches the database: keep it off the event loop.
+        actor = await run_in_threadpool(current_actor, request)
         if not actor.via_token:
             await check_csrf(request)
         if not actor.can(role):

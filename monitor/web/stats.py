@@ -61,16 +61,17 @@ def daily(session: Session, zone: ZoneInfo, days: int = 30) -> list[Bar]:
     today = utcnow().astimezone(zone).date()
     start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), zone)
     flagged_day = _day(session, QueueItem.created_at, zone)
-    flags = dict(session.exec(select(flagged_day, sa.func.count()).where(col(QueueItem.created_at) >= start)
-                              .group_by(flagged_day)).all())
+    # SQLite answers 'YYYY-MM-DD' text, PostgreSQL a date: str() makes both the ISO key.
+    flags = {str(k): int(n) for k, n in session.exec(
+        select(flagged_day, sa.func.count()).where(col(QueueItem.created_at) >= start).group_by(flagged_day))}
     decided_day = _day(session, QueueItem.decided_at, zone)
-    confirmed = dict(session.exec(select(decided_day, sa.func.count()).where(
-        col(QueueItem.decided_at) >= start, col(QueueItem.status).in_(POSITIVE)).group_by(decided_day)).all())
+    confirmed = {str(k): int(n) for k, n in session.exec(select(decided_day, sa.func.count()).where(
+        col(QueueItem.decided_at) >= start, col(QueueItem.status).in_(POSITIVE)).group_by(decided_day))}
     rows: dict[str, tuple[int, int]] = {}
     for n in range(days):
         d: date = today - timedelta(days=days - 1 - n)
         key = d.isoformat()
-        rows[key] = (int(flags.get(key, flags.get(d, 0))), int(confirmed.get(key, confirmed.get(d, 0))))
+        rows[key] = (flags.get(key, 0), confirmed.get(key, 0))
     return _bars(rows)
 
 
@@ -111,8 +112,8 @@ def precision(session: Session) -> list[Precision]:
     positive = sa.func.sum(sa.case((col(Decision.status).in_(POSITIVE), 1), else_=0))
     rows = session.exec(select(QueueItem.category, Decision.model_version, sa.func.count(), positive)
                         .join(QueueItem, col(QueueItem.id) == Decision.queue_item_id)
-                        .group_by(QueueItem.category, Decision.model_version)
-                        .order_by(QueueItem.category, Decision.model_version)).all()
+                        .group_by(col(QueueItem.category), col(Decision.model_version))
+                        .order_by(col(QueueItem.category), col(Decision.model_version))).all()
     return [Precision(str(c or "unknown"), str(m or "unknown"), int(n), int(p or 0)) for c, m, n, p in rows]
 
 

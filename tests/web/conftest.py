@@ -6,7 +6,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from tests.fakes import KeywordClassifier, TablePlaces
 
 PASSWORD = "correct horse battery"
 ROLES = ("viewer", "moderator", "admin")
-BASE = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 HOSTILE_TEXT = ('Драка в школе №7 <script>window.__pwned=1</script> <img src=x onerror="window.__pwned=2"> '
                 'ученика избили после уроков')
 

@@ -72,7 +72,7 @@ def test_split_moves_posts_to_a_new_item(client_for: Clients, seeded: Seeded,
         extra_id = extra.id
     client, csrf = client_for("moderator")
     page = client.get(f"/items/{seeded.talgar[1]}").text
-    assert 'action="/items/%d/split"' % seeded.talgar[1] in page
+    assert f'action="/items/{seeded.talgar[1]}/split"' in page
     response = client.post(f"/items/{seeded.talgar[1]}/split", data={"post_ids": str(extra_id), "csrf_token": csrf})
     assert response.status_code == 200 and "split into item" in response.text
     assert _count(sessions, Incident) == 6 and _count(sessions, QueueItem) == 6

@@ -12,7 +12,7 @@ from monitor.db import transaction
 from monitor.errors import InputError, NotFound
 from monitor.posts import post_from_record
 from monitor.queue import DISMISS_REASONS, claim, claim_next, decide, record_audit
-from monitor.web.detail import ItemDetail, item_json, load_item
+from monitor.web.detail import item_json, load_item
 from monitor.web.queries import parse_query, queue_page
 from monitor.web.routes.queue import to_filter
 from monitor.web.security import Actor, require
@@ -49,8 +49,7 @@ def list_items(request: Request, actor: Annotated[Actor, Depends(require("viewer
     q = parse_query(dict(request.query_params))
     with web.sessions() as session:
         result = queue_page(session, q, web.settings.web.page_size, web.zone)
-    items = [item_json(ItemDetail(r.item, None, None, [], {}, [], [], r.claimed_by), full=False)  # type: ignore[arg-type]
-             for r in result.rows]
+    items = [item_json(r.item, r.claimed_by) for r in result.rows]
     return {"items": items, "total": result.total, "page": result.page, "pages": result.pages,
             "counts": result.status_counts}
 
@@ -62,7 +61,7 @@ def get_item(item_id: int, request: Request, actor: Annotated[Actor, Depends(req
     with transaction(web.sessions) as session:
         detail = load_item(session, item_id)
         record_audit(session, actor.name, "item.view", "queue_item", item_id, via="api")
-    return item_json(detail, full=True)
+    return item_json(detail.item, detail.claimed_by, detail)
 
 
 @router.post("/items/{item_id}/claim", summary="Claim an item (or renew your lease)")

@@ -50,7 +50,7 @@ def _attempt(request: Request, name: str, password: str) -> tables.User | str:
             return f"too many failed sign-ins: this account is locked until {local}"
         if not verify_password(user.password_hash, password):
             user.failed_logins += 1
-            detail = {"failures": user.failed_logins}
+            detail: dict[str, object] = {"failures": user.failed_logins}
             if user.failed_logins >= limits.login_max_failures:
                 user.locked_until = now + timedelta(seconds=limits.login_lockout_s)
                 user.failed_logins = 0
