@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ from monitor.tables import Post as PostRow
 from monitor.users import create_user
 from tests.fakes import KeywordClassifier
 
-T0 = datetime(2026, 11, 2, 5, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
 FIGHT_RU = "В Каскелене в школе №12 девятиклассники избили одноклассника, видео разошлось по соцсетям."
 FIGHT_KK = "Қаскелеңдегі №12 мектепте 9-сынып оқушылары сыныптасын ұрып-соқты, видео әлеуметтік желіде тарады."
@@ -250,3 +250,22 @@ def test_split_inside_the_callers_session(sessions: sessionmaker[Session], setti
         assert new.id is not None and len(list(s.exec(select(QueueItem)))) == 2
         s.rollback()
     assert len(items(sessions)) == 1  # the caller's rollback undoes the split
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_real_encoder_groups_ru_kk_rewrites_and_keeps_two_fights_apart(sessions: sessionmaker[Session],
+                                                                     settings: Settings) -> None:
+    from models.encoder import load_encoder
+
+    encoder = load_encoder(settings.classifier)
+    p = pipeline(sessions, settings)
+    p.embed = encoder.embed
+    p.ingest([post(1, FIGHT_RU)])
+    p.ingest([post(2, FIGHT_KK, minutes=40, channel="kz")])
+    p.ingest([post(3, OTHER_FIGHT_RU, minutes=300, channel="b")])
+    p.ingest([post(4, OTHER_FIGHT_KK, minutes=320, channel="kz")])
+    groups = incidents_of(sessions)
+    assert groups["chan/1"] == groups["kz/2"]
+    assert groups["b/3"] == groups["kz/4"]
+    assert groups["chan/1"] != groups["b/3"]
