@@ -8,6 +8,7 @@ import click
 
 from monitor.cli import App, cli, pass_app
 from monitor.errors import InputError, NotFound
+from monitor.mail import MailError
 
 
 @cli.command()
@@ -74,7 +75,6 @@ def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name:
             out.write_text(f"Subject: {rendered.subject}\n\n{rendered.text}", encoding="utf-8")
         click.echo(f"wrote {out} ({rendered.subject})", err=True)
         return
-    failed = False
     outcomes = (
         [send_list(app.sessions(), settings, rl, now, force=force) for rl in lists]
         if list_name
@@ -90,6 +90,6 @@ def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name:
             "busy": "being sent by another process",
         }.get(o.status, o.status)
         click.echo(f"{o.list_name}: {line}")
-        failed = failed or o.status in {"failed", "gave_up"}
+    failed = [o.list_name for o in outcomes if o.status in {"failed", "gave_up"}]
     if failed:
-        raise click.exceptions.Exit(1)
+        raise MailError(f"digest not sent to {', '.join(failed)}")
