@@ -89,6 +89,10 @@ def parse_file(path: Path, split: str) -> tuple[list[Section], list[Table]]:
                 table.rows.append(dict(zip(cols, cells)))
             tables.append(table)
         elif role in {"core", "detail", "follow", "open", "close"}:
+            labels = tags[1:] if role == "core" else [t[1:] for t in tags if t.startswith("+")]
+            unknown = [t for t in labels if t not in CATEGORIES]
+            if unknown:
+                raise ValueError(f"{path.name}: @{header}: unknown categories {unknown}")
             sections.append(Section(role, tuple(tags), kept))
         else:
             raise ValueError(f"{path.name}: unknown block @{role}")
@@ -247,16 +251,31 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def stats_table(rows: list[dict[str, object]]) -> str:
+    """Markdown table: examples per language, positives/negatives and per category."""
+    head = ["lang", "total", "flag=1", "flag=0", *CATEGORIES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for lang in (*GROUPS, "all"):
+        sel = [r for r in rows if lang in {"all", r["lang"]}]
+        pos = sum(1 for r in sel if r["flag"])
+        cats = [sum(1 for r in sel if c in r["categories"]) for c in CATEGORIES]  # type: ignore[operator]
+        lines.append("| " + " | ".join(map(str, [lang, len(sel), pos, len(sel) - pos, *cats])) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Build train.jsonl and dev.jsonl into --out (default: this directory)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--stats", action="store_true", help="also print per-language/category tables")
     args = parser.parse_args(argv)
     for split in SPLITS:
         rows = build_split(split)
         write_jsonl(args.out / f"{split}.jsonl", rows)
         pos = sum(1 for r in rows if r["flag"])
         print(f"{split}: {len(rows)} examples, {pos} positive")
+        if args.stats:
+            print(stats_table(rows) + "\n")
 
 
 if __name__ == "__main__":

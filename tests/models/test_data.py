@@ -92,20 +92,13 @@ def test_scripts_match_languages(train: list[dict[str, object]], dev: list[dict[
     for row in rows:
         for word in re.findall(r"[^\W\d_]+", str(row["text"])):
             assert not (CYRILLIC.search(word) and re.search("[a-zA-Z]", word)), (word, row)
-    # Code-switched posts carry Kazakh letters and Russian (or English) words together.
-    russian = re.compile(
-        r"\b(в|и|на|что|не|с|по|его|её|после|это|уже|до|за|из|у|же|опять|все|всё|при|без)\b"
-        r"|\w(ые|ый|ого|ому|ться|ются|ует|ают|яют|ют|ешь|ишь|ли|ла|ло|ть|ом|ей|ов)\b"
-    )
-    # The word lists are rough, so this asks for nine in ten rather than every post.
-    mixed = [str(r["text"]).lower() for r in rows if r["lang"] == "mixed"]
-    both = [
-        t
-        for t in mixed
-        if (KAZAKH_LETTERS.search(t) or re.search(r"\b(тексеру|бастады|деп|мен|жатыр|болды|бар|жоқ)\b", t))
-        and (russian.search(t) or re.search("[a-z]{3}", t))
-    ]
-    assert len(both) / len(mixed) > 0.9, sorted(set(mixed) - set(both))[:5]
+    # Code-switched posts carry words found only in the Russian fragments and words found only in
+    # the Kazakh ones (or Latin-script words).
+    vocab = {g: set(re.findall(r"\w+", (build.FRAGMENT_DIR / f"{g}.txt").read_text(encoding="utf-8").lower())) for g in ("ru", "kk")}
+    only_ru, only_kk = vocab["ru"] - vocab["kk"], vocab["kk"] - vocab["ru"]
+    mixed = [set(re.findall(r"\w+", str(r["text"]).lower())) for r in rows if r["lang"] == "mixed"]
+    both = [w for w in mixed if w & only_kk and (w & only_ru or any(re.fullmatch("[a-z]{3,}", x) for x in w))]
+    assert len(both) / len(mixed) > 0.95, [sorted(w) for w in mixed if w not in both][:3]
     kazakh = [r for r in rows if r["lang"] == "kk"]
     with_letters = sum(1 for r in kazakh if KAZAKH_LETTERS.search(str(r["text"])))
     assert with_letters / len(kazakh) > 0.9
