@@ -1,6 +1,8 @@
 """Gazetteer throughput (short posts through `match`) and precision/recall on the hand-written cases.
 
 python -m bench.match [--posts 50000] [--cases tests/fixtures/places/cases.tsv]   (JSON summary last)
+
+Also scores tests/fixtures/places/holdout.tsv (cases written after the matcher was tuned) as holdout_*.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from monitor.config import PlacesSettings
 from monitor.places import Gazetteer
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "places" / "cases.tsv"
+HOLDOUT = CASES.with_name("holdout.tsv")
 
 # Short posts like the channels': most name no place of ours, some a town, a district or a school.
 OPENERS = ["Срочно!", "Жуткое видео:", "Родители возмущены:", "Сегодня утром", "Ата-аналар наразы:",
@@ -117,6 +120,8 @@ def main() -> None:
     }
     if args.cases.exists():
         summary |= evaluate(gazetteer, load_cases(args.cases))
+    if HOLDOUT.exists():  # written after tuning, never tuned on
+        summary |= {f"holdout_{k}": v for k, v in evaluate(gazetteer, load_cases(HOLDOUT)).items()}
     print(json.dumps(summary))
 
 
