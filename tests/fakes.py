@@ -14,7 +14,7 @@ KEYWORDS = {
     "extortion": ("вымогали", "налог", "дань", "extort", "бопсалау"),
     "threat_weapon": ("нож", "knife", "пышақ", "угрожал"),
 }
-CRITICAL = ("нож", "knife", "пышақ", "больниц", "hospital")
+CRITICAL = ("нож", "knife", "пышақ", "больниц", "hospital", "аурухана")
 
 
 class KeywordClassifier:
