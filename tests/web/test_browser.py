@@ -137,10 +137,10 @@ def test_sign_in_filter_claim_confirm_by_keyboard_and_dismiss_with_reason(browse
     # On the queue: j moves the selection, d opens the reason dialog, 2 picks "not violence".
     page.goto(f"{live.url}/?district=Karasai")
     first = page.locator("#queue tbody tr.row").nth(0)
-    expect(first).to_have_class("row sev-medium selected")
+    expect(first).to_have_class("row level-medium selected")
     page.keyboard.press("j")
     second = page.locator("#queue tbody tr.row").nth(1)
-    expect(second).to_have_class("row sev-medium selected")
+    expect(second).to_have_class("row level-medium selected")
     target = int(second.get_attribute("data-id") or 0)
     page.keyboard.press("d")
     expect(page.locator("#dismiss-dialog")).to_be_visible()
