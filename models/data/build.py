@@ -170,7 +170,7 @@ def compose(
     kind, cats = core.tags[0], list(core.tags[1:])
     parts = [rng.choice(core.lines)]
     # First-person posts take only tails written for their voice, not news-style details.
-    voice = kind if kind in {"parent_post", "victim_post"} else None
+    voice = {"parent_post": "parent_post", "victim_post": "victim_post", "chat": "parent_post"}.get(kind)
     detail = None if voice else core_pool.pick(rng, "detail", kind, cats)
     # News reports run longer than channel posts: sometimes two details.
     for chance in (0.4, 0.15):
