@@ -7,6 +7,9 @@ import re
 # Letters that Kazakh Cyrillic has and Russian does not.
 _KK_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_LATIN = re.compile("[A-Za-z]")
+_KK = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
 # Frequent Kazakh words written without the special letters (e.g. on keyboards without them)
 # and in the Latin alphabet of 2021, which Russian/English texts do not use.
 _KK_WORDS = frozenset(
@@ -27,15 +30,9 @@ _RU_LATIN_WORDS = frozenset(
 
 def detect_language(text: str) -> str:
     """Best guess of ru / kk / en / other for short social-media texts."""
-    cyrillic = latin = 0
-    kk_letters = 0
-    for ch in text:
-        if "\u0400" <= ch <= "\u04ff":
-            cyrillic += 1
-            if ch in _KK_LETTERS:
-                kk_letters += 1
-        elif ch.isascii() and ch.isalpha():
-            latin += 1
+    cyrillic = len(_CYRILLIC.findall(text))
+    latin = len(_LATIN.findall(text))
+    kk_letters = len(_KK.findall(text)) if cyrillic else 0
     if cyrillic == 0 and latin == 0:
         return "other"
     words = [w.casefold() for w in _WORD.findall(text)]

@@ -223,7 +223,7 @@ class Pipeline:
             for sha, s in unique.items() if sha not in existing
         ]
         if rows:
-            session.execute(sa.insert(tables.Snapshot), rows)
+            session.execute(tables.Snapshot.__table__.insert(), rows)
 
     def _snapshot_ids(self, session: Session, prepared: list[_Prepared]) -> dict[str, int]:
         shas = list({p.row["snapshot_sha256"] for p in prepared if p.row["snapshot_sha256"]})
@@ -250,7 +250,7 @@ class Pipeline:
                     row.pop("snapshot_id")
                 updates.append({**row, "id": p.existing_id, "updated_at": now})
         if inserts:
-            session.execute(sa.insert(tables.Post), inserts)
+            session.execute(tables.Post.__table__.insert(), inserts)  # Core executemany: ORM bulk splits batches on NULLs
         if updates:
             session.execute(sa.update(tables.Post), updates)
         return len(inserts), len(updates)
