@@ -198,7 +198,6 @@ class SchedulerSettings(Section):
     lease_check_interval_s: float = Field(60.0, gt=0)
     retention_time: str = "03:30"
     misfire_grace_s: float = Field(300.0, gt=0)
-    shutdown_timeout_s: float = Field(120.0, gt=0)
 
     @field_validator("retention_time")
     @classmethod
