@@ -7,13 +7,26 @@ from collections.abc import Callable
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
 
+from monitor.config import Settings
+from monitor.tables import ApiToken
+from monitor.users import create_api_token
+from monitor.web import create_app
 from tests.web.conftest import Seeded
 
 RANK = {"anonymous": -1, "viewer": 0, "moderator": 1, "admin": 2}
 
 
-def _routes(s: Seeded, users: dict[str, int]) -> list[tuple[str, str, str, dict[str, object] | None]]:
+def _token(sessions: sessionmaker[Session]) -> int:
+    create_api_token(sessions, "viewer", label="to revoke")
+    with sessions() as session:
+        return max(t.id or 0 for t in session.exec(select(ApiToken)))
+
+
+def _routes(s: Seeded, users: dict[str, int], token_id: int) -> list[tuple[str, str, str, object]]:
     """(method, path, least role, form or JSON body); paths under /api/ or /openapi.json answer 401."""
     item, other = s.talgar[1], s.karasai[0]
     return [
@@ -38,17 +51,23 @@ def _routes(s: Seeded, users: dict[str, int]) -> list[tuple[str, str, str, dict[
         ("POST", f"/api/items/{s.talgar[2]}/claim", "moderator", None),
         ("POST", "/api/claim-next?district=Talgar", "moderator", None),
         ("POST", f"/api/items/{s.talgar[2]}/decide", "moderator", {"status": "escalated"}),
+        ("POST", "/api/posts", "moderator", [{"platform": "tiktok", "external_id": "v1", "text": "Концерт",
+                                              "url": "https://www.tiktok.com/@a/video/1",
+                                              "published_at": "2026-11-20T10:00:00+05:00"}]),
+        ("POST", f"/admin/tokens/{token_id}/revoke", "admin", {}),
     ]
 
 
 @pytest.mark.parametrize("role", ["anonymous", "viewer", "moderator", "admin"])
 def test_every_route_for_every_role(role: str, app: FastAPI, users: dict[str, int], seeded: Seeded,
+                                    sessions: sessionmaker[Session],
                                     client_for: Callable[[str], tuple[TestClient, str]]) -> None:
     if role == "anonymous":
         client, csrf = TestClient(app), ""
     else:
         client, csrf = client_for(role)
-    for method, path, least, body in _routes(seeded, users):
+    token_id = _token(sessions)
+    for method, path, least, body in _routes(seeded, users, token_id):
         is_api = path.startswith(("/api/", "/openapi.json"))
         headers = {"X-CSRF-Token": csrf}
         if method == "GET":
@@ -56,7 +75,8 @@ def test_every_route_for_every_role(role: str, app: FastAPI, users: dict[str, in
         elif is_api:
             response = client.post(path, json=body, headers=headers, follow_redirects=False)
         else:
-            response = client.post(path, data={**(body or {}), "csrf_token": csrf}, follow_redirects=False)
+            assert isinstance(body, dict)
+            response = client.post(path, data={**body, "csrf_token": csrf}, follow_redirects=False)
         label = f"{role} {method} {path}"
         if role == "anonymous":
             if is_api:
@@ -91,3 +111,14 @@ def test_static_files_are_public_and_pages_carry_strict_csp(app: FastAPI) -> Non
     assert "<script>" not in page.text and " on" + "click=" not in page.text
     cookie = page.headers["set-cookie"]
     assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower() and "secure" not in cookie.lower()
+
+
+def test_cookies_are_secure_when_served_over_https(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    web = settings.web.model_copy(update={"base_url": "https://monitor.example.kz",
+                                          "session_secret": SecretStr("s" * 40)})
+    app = create_app(settings.model_copy(update={"web": web}), sessions)
+    with TestClient(app, base_url="https://monitor.example.kz") as client:
+        response = client.get("/login")
+    cookie = response.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie
+    assert response.headers["strict-transport-security"].startswith("max-age=")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from sqlmodel import select
 
 from monitor import tables
@@ -86,15 +87,19 @@ def login(
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
-@router.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request) -> Response:
-    """End the session."""
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session (a signed-in caller must send the CSRF token, so no other site can sign them out)."""
     uid = request.session.get("uid")
     if isinstance(uid, int):
-        web = request.app.state.web
-        with transaction(web.sessions) as session:
-            user = session.get(tables.User, uid)
-            if user is not None:
-                record_audit(session, user.name, "auth.logout", "user", user.id)
+        await check_csrf(request)
+        await run_in_threadpool(_audit_logout, request, uid)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+def _audit_logout(request: Request, uid: int) -> None:
+    with transaction(request.app.state.web.sessions) as session:
+        user = session.get(tables.User, uid)
+        if user is not None:
+            record_audit(session, user.name, "auth.logout", "user", user.id)
