@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
 
 from monitor import tables
 from monitor.db import transaction
