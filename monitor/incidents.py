@@ -290,16 +290,17 @@ def _copy_item(session: Session, item: QueueItem, incident: Incident, lead: Post
         select(tables.Classification).where(tables.Classification.post_id == lead.id)
         .order_by(col(tables.Classification.id).desc())
     ).first()
+    # The lead post's place when it has one (a Talgar post split off a Kaskelen school's item is not
+    # at that school); the original item's otherwise.
+    source: Post | QueueItem = lead if lead.region else item
+    place = (source.region, source.district, source.school)
     copy = QueueItem(
         incident_id=incident.id or 0, post_id=lead.id or 0, status="new",
         severity=scored.severity if scored else item.severity,
         severity_rank=severity_rank(scored.severity) if scored else item.severity_rank,
         score=scored.score if scored else item.score, category=item.category, categories=list(item.categories),
         model_version=scored.model_version if scored else item.model_version,
-        # The lead post's place when it has one (a Talgar post split off a Kaskelen school's item is
-        # not at that school); the original item's otherwise.
-        **({"region": lead.region, "district": lead.district, "school": lead.school} if lead.region else
-           {"region": item.region, "district": item.district, "school": item.school}),
+        region=place[0], district=place[1], school=place[2],
         platform=lead.platform, language=lead.language, has_video=lead.has_video, post_count=count,
     )
     session.add(copy)
