@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from monitor.classifier import Classifier
 from monitor.config import Settings
 from monitor.errors import InputError, MonitorError, NotFound, QueueError
+from monitor.pipeline import Pipeline
 from monitor.places import Places
 from monitor.web.render import STATIC_DIR, make_templates, page
 from monitor.web.security import CsrfRefused, Forbidden, LoginRequired, LoginThrottle, SecurityHeaders
@@ -38,8 +39,7 @@ class WebContext:
     sessions: sessionmaker[Session]
     templates: Jinja2Templates
     zone: ZoneInfo
-    classifier: Classifier | None = None
-    places: Places | None = None
+    pipeline: Pipeline
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
@@ -105,8 +105,12 @@ def create_app(
     *,
     classifier: Classifier | None = None,
     places: Places | None = None,
+    pipeline: Pipeline | None = None,
 ) -> FastAPI:
-    """The review web app; `sessions` defaults to the configured database, `classifier` feeds POST /api/posts."""
+    """The review web app; `sessions` defaults to the configured database.
+
+    POST /api/posts uses `pipeline`, or one built from `classifier` and `places` (with the
+    classifier's `embed` for incident grouping when it has one), as `monitor ingest` does."""
     from monitor.web.routes import admin, api, dashboard, item, login, queue, system
 
     if sessions is None:
@@ -116,7 +120,9 @@ def create_app(
     app = FastAPI(title="school-monitor", version="0.1.0", docs_url=None, redoc_url=None,
                   openapi_url=None, description="Review queue and ingest API of school-monitor.")
     app.state.web = WebContext(settings=settings, sessions=sessions, templates=make_templates(settings.timezone),
-                               zone=ZoneInfo(settings.timezone), classifier=classifier, places=places)
+                               zone=ZoneInfo(settings.timezone),
+                               pipeline=pipeline or Pipeline(sessions, settings, classifier=classifier, places=places,
+                                                             embed=getattr(classifier, "embed", None)))
     https = settings.web.base_url.startswith("https://")
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(settings), session_cookie=SESSION_COOKIE,
                        max_age=settings.web.session_max_age_s, same_site="lax", https_only=https)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, Field
 
 from monitor.db import transaction
-from monitor.errors import InputError, NotFound
+from monitor.errors import InputError
 from monitor.posts import post_from_record
 from monitor.queue import DISMISS_REASONS, claim, claim_next, decide, record_audit
 from monitor.web.detail import item_json, load_item
@@ -99,8 +99,6 @@ def ingest_posts(
     records: Annotated[list[Any], Body(description="ingest-format post objects (as `monitor ingest` reads)")],
 ) -> IngestOut:
     """Validate every record first (nothing is stored when one is bad), then run the batch through the pipeline."""
-    from monitor.pipeline import Pipeline
-
     if not records:
         raise InputError("no posts given")
     if len(records) > MAX_POSTS_PER_REQUEST:
@@ -112,9 +110,7 @@ def ingest_posts(
         except ValueError as e:
             raise InputError(f"post {index}: {e}") from None
     web = request.app.state.web
-    if web.sessions is None:
-        raise NotFound("no database")
-    result = Pipeline(web.sessions, web.settings, classifier=web.classifier, places=web.places).ingest(posts)
+    result = web.pipeline.ingest(posts)
     with transaction(web.sessions) as session:
         record_audit(session, actor.name, "api.ingest", "post", None, received=len(posts), new=result.new,
                      updated=result.updated, enqueued=result.enqueued)
