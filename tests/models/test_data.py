@@ -137,6 +137,30 @@ def test_dev_not_near_duplicated_in_train(train: list[dict[str, object]], dev: l
     assert not offenders, offenders[:5]
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in _normal(to_latin(text, "ru", random.Random(0))).split() if len(w) > 2)
+
+
+def test_dev_not_paraphrased_from_train(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+    # Word-set overlap catches a reworded or re-ordered copy that 4-grams miss.
+    train_words = [_words(str(r["text"])) for r in train]
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, words in enumerate(train_words):
+        for w in words:
+            index[w].append(i)
+    offenders = []
+    for row in dev:
+        words = _words(str(row["text"]))
+        shared: Counter[int] = Counter()
+        for w in words:
+            shared.update(index.get(w, ()))
+        for i, n in shared.items():
+            if n / len(words | train_words[i]) >= 0.5:
+                offenders.append((row["text"], train[i]["text"]))
+                break
+    assert not offenders, offenders[:5]
+
+
 def test_fragments_belong_to_one_split() -> None:
     seen: dict[str, set[str]] = {}
     for path in sorted(build.FRAGMENT_DIR.glob("*.txt")):
