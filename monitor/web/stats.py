@@ -85,6 +85,37 @@ def by_column(session: Session, column: str, zone: ZoneInfo, days: int = 30, lim
     return _bars({str(k or "unknown"): (int(n), int(c or 0)) for k, n, c in rows})
 
 
+@dataclass(frozen=True, slots=True)
+class Heat:
+    """Counts per label and week (oldest week first), with a shade 0-4 per cell."""
+
+    weeks: list[str]
+    rows: list[tuple[str, list[tuple[int, int, int]]]]  # label, [(flagged, confirmed, shade)]
+
+
+def weekly(session: Session, column: str, zone: ZoneInfo, weeks: int = 8, limit: int = 12) -> Heat:
+    """Flags and confirmations per week for the most flagged districts or categories."""
+    attr = getattr(QueueItem, column)
+    today = utcnow().astimezone(zone).date()
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    start = datetime.combine(first, datetime.min.time(), zone)
+    day = _day(session, QueueItem.created_at, zone)
+    positive = sa.func.sum(sa.case((col(QueueItem.status).in_(POSITIVE), 1), else_=0))
+    cells: dict[str, list[list[int]]] = {}
+    for key, d, n, c in session.exec(select(attr, day, sa.func.count(), positive)
+                                     .where(col(QueueItem.created_at) >= start).group_by(attr, day)):
+        index = (date.fromisoformat(str(d)) - first).days // 7
+        if 0 <= index < weeks:
+            cell = cells.setdefault(str(key or "unknown"), [[0, 0] for _ in range(weeks)])[index]
+            cell[0] += int(n)
+            cell[1] += int(c or 0)
+    top = sorted(cells, key=lambda k: -sum(f for f, _ in cells[k]))[:limit]
+    peak = max((f for k in top for f, _ in cells[k]), default=0) or 1
+    rows = [(k, [(f, c, 0 if f == 0 else 1 + min(3, int(4 * f / (peak + 1)))) for f, c in cells[k]]) for k in top]
+    labels = [(first + timedelta(days=7 * w)).strftime("%d.%m") for w in range(weeks)]
+    return Heat(weeks=labels, rows=rows)
+
+
 def queue_size(session: Session) -> dict[str, Any]:
     """Open items, how many are claimed, and the age of the oldest."""
     open_items = col(QueueItem.status).in_(("new", "in_review"))

@@ -198,3 +198,7 @@ def test_dashboard_shows_precision_from_decisions(client_for: Clients, seeded: S
     html = client.get("/dashboard").text
     assert "<td>bullying</td><td><code>kw-1</code></td><td>2</td><td>1</td><td>50%</td>" in html
     assert "<svg" in html and "Karasai" in html
+    heat = html[html.index("By district and week"):html.index("By category and week")]
+    assert "<th>Talgar</th>" in heat and "<th>Karasai</th>" in heat
+    assert '<td class="shade-4">3</td>' in heat  # Talgar: 3 flagged this week, none confirmed
+    assert "2 / 1" in html[html.index("By category and week"):]  # bullying: 2 flagged, 1 confirmed

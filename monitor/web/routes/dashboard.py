@@ -23,6 +23,8 @@ def dashboard(request: Request, actor: Annotated[Actor, Depends(require("viewer"
             "daily": stats.daily(session, web.zone),
             "districts": stats.by_column(session, "district", web.zone),
             "categories": stats.by_column(session, "category", web.zone),
+            "district_weeks": stats.weekly(session, "district", web.zone),
+            "category_weeks": stats.weekly(session, "category", web.zone),
             "queue": stats.queue_size(session),
             "throughput": stats.throughput(session),
             "precision": stats.precision(session),
