@@ -122,3 +122,18 @@ def test_cookies_are_secure_when_served_over_https(settings: Settings, sessions:
     cookie = response.headers["set-cookie"].lower()
     assert "secure" in cookie and "httponly" in cookie
     assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_without_a_session_secret_a_random_one_is_used_and_logged(settings: Settings, sessions: sessionmaker[Session],
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="monitor.web.app"):
+        first, second = create_app(settings, sessions), create_app(settings, sessions)
+    assert "MONITOR_SESSION_SECRET is not set" in caplog.text
+    with TestClient(first) as a, TestClient(second) as b:
+        a.get("/login")
+        cookie = a.cookies.get("monitor_session")
+        assert cookie
+        b.cookies.set("monitor_session", cookie)
+        page = b.get("/login")
+    # The other process's secret differs: its cookie is ignored and a new session starts.
+    assert page.cookies.get("monitor_session") not in (None, cookie)
