@@ -107,6 +107,13 @@ def _purge_items(sessions: sessionmaker[Session], status: str, before: datetime,
                 f"queue_item_{status}",
                 _rowcount(session.execute(sa.delete(QueueItem).where(col(QueueItem.id).in_(item_ids)))),
             )
+            # A post still leading a kept item (moved there by an incident split) stays, unlinked.
+            leading = select(col(QueueItem.post_id))
+            session.execute(
+                sa.update(Post)
+                .where(col(Post.incident_id).in_(incident_ids), col(Post.id).in_(leading))
+                .values(incident_id=None)
+            )
             post_ids = [
                 int(x or 0)
                 for x in session.exec(
@@ -141,7 +148,11 @@ def _purge_unflagged(sessions: sessionmaker[Session], before: datetime, report: 
             post_ids = _ids(
                 session,
                 select(col(Post.id))
-                .where(col(Post.incident_id).is_(None), col(Post.collected_at) < before)
+                .where(
+                    col(Post.incident_id).is_(None),
+                    col(Post.collected_at) < before,
+                    col(Post.id).not_in(select(col(QueueItem.post_id))),
+                )
                 .order_by(col(Post.id)),
             )
             if not post_ids:
