@@ -169,3 +169,26 @@ def test_audit_events_cannot_be_deleted(sessions: sessionmaker[Session]) -> None
     with pytest.raises(sa.exc.DatabaseError), transaction(sessions) as session:
         session.execute(sa.delete(AuditEvent))
     assert count(sessions, AuditEvent) == 1
+
+
+def test_a_post_leading_a_kept_item_survives_its_old_incidents_purge(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    purged = add_item(sessions, status="dismissed", created_at=NOW - 100 * DAY, decided_at=NOW - 91 * DAY)
+    kept = add_item(sessions, status="new", created_at=NOW - 100 * DAY)
+    moved = post_of(sessions, purged)
+    with transaction(sessions) as session:  # as after an incident split moved the lead post
+        item = session.get(QueueItem, kept)
+        assert item is not None
+        item.post_id = moved.id or 0
+        post = session.get(Post, moved.id)
+        assert post is not None
+        post.collected_at = NOW - 100 * DAY
+
+    purge(sessions, settings, NOW)
+
+    with sessions() as session:
+        assert session.get(QueueItem, purged) is None
+        survivor = session.get(Post, moved.id)
+        assert survivor is not None and survivor.incident_id is None
+        assert session.get(QueueItem, kept) is not None
