@@ -22,7 +22,7 @@ from monitor.scheduler import (
     interval_trigger,
     run_guarded,
 )
-from monitor.tables import JobRun
+from monitor.tables import JobRun, Source
 from tests.fakes import KeywordClassifier
 from tests.service.conftest import SmtpServer
 from tests.service.seed import seed_digest
@@ -231,3 +231,23 @@ def test_scheduled_digest_sends_once_even_after_a_restart(
     assert fire(restarted, "digest-retry") == "ok"
     assert fire(restarted, "digest") == "done_elsewhere"  # today's slot of the daily job already ran
     assert len(server.inbox.messages) == 1
+
+
+def test_a_failing_source_job_is_recorded_on_the_source_and_the_job_run(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    settings = settings.model_copy(
+        update={"sources": (SourceSettings(name="broken", platform="no_such_platform", target="x"),)}
+    )
+    scheduler = build_scheduler(settings, sessions, Pipeline(sessions, settings))
+    try:
+        job = scheduler.get_job("source:broken")
+        assert job.func(*job.args) == "failed"
+    finally:
+        for resource in scheduler.ctx.resources:
+            resource.close()
+    with sessions() as session:
+        source = session.exec(select(Source).where(Source.name == "broken")).one()
+        run = session.exec(select(JobRun).where(JobRun.job == "source:broken")).one()
+    assert source.consecutive_failures == 1 and "unknown platform" in (source.last_error or "")
+    assert run.status == "failed" and "unknown platform" in (run.error or "")
