@@ -10,6 +10,8 @@ the slots; jitter spreads them inside a slot.
 from __future__ import annotations
 
 import logging
+import math
+import random
 import signal
 import threading
 from collections.abc import Callable
@@ -72,9 +74,31 @@ class ServiceScheduler(BackgroundScheduler):  # type: ignore[misc]  # APSchedule
         self.ctx.resources.clear()
 
 
+class AlignedIntervalTrigger(IntervalTrigger):  # type: ignore[misc]
+    """An interval trigger whose jitter does not accumulate: each fire is a grid point plus fresh jitter.
+
+    APScheduler 3's IntervalTrigger adds the interval to the previous (jittered) fire time, so the
+    jitter drifts the schedule by about jitter/2 per run, and processes would stop agreeing on slots.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        """The next grid point after the previous fire's own grid point (or after now), plus jitter."""
+        if previous_fire_time is None:
+            first: datetime | None = super().get_next_fire_time(None, now)
+            return first
+        start, length = self.start_date.timestamp(), self.interval_length
+        index = math.floor((previous_fire_time.timestamp() - start) / length + 1e-9)
+        grid = start + (index + 1) * length
+        if self.jitter:
+            grid += random.uniform(0, self.jitter)
+        if self.end_date and grid > self.end_date.timestamp():
+            return None
+        return datetime.fromtimestamp(grid, tz=self.timezone)
+
+
 def interval_trigger(interval_s: float, jitter_s: float) -> IntervalTrigger:
     """Every interval_s from the common epoch, delayed by up to jitter_s (capped at half the interval)."""
-    return IntervalTrigger(
+    return AlignedIntervalTrigger(
         seconds=interval_s,
         start_date=locks.EPOCH,
         timezone="UTC",

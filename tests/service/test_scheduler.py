@@ -136,6 +136,11 @@ def test_interval_jobs_are_aligned_so_processes_agree_on_slots(
     for _ in range(50):
         jittered = trigger.get_next_fire_time(None, after)
         assert interval_slot(jittered, 900, 30) == datetime(2026, 11, 29, 12, 15, tzinfo=UTC)
+    # ... and the jitter does not accumulate from one fire to the next (APScheduler's own trigger drifts).
+    fire, first_slot = jittered, datetime(2026, 11, 29, 12, 15, tzinfo=UTC)
+    for n in range(1, 2000):
+        fire = trigger.get_next_fire_time(fire, fire)
+        assert interval_slot(fire, 900, 30) == first_slot + n * timedelta(seconds=900)
 
 
 def test_a_guarded_job_runs_once_per_slot_and_records_failures(
