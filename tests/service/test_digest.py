@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.config import DigestList, DigestSettings, Settings, SmtpSettings, WebSettings
+from monitor.config import DigestList, DigestSettings, Settings, SmtpSettings, WebSettings, load_settings
 from monitor.db import create_db_engine, session_factory
-from monitor.digest import collect, pseudonym, recipient_lists, render
+from monitor.digest import collect, pseudonym, pseudonym_key, recipient_lists, render
 from monitor.digest_runs import is_due, run_digests, send_list
+from monitor.errors import ConfigError
 from monitor.tables import DigestRun
 from tests.service.conftest import Cert, SmtpServer, password_authenticator
-from tests.service.seed import seed_digest
+from tests.service.seed import add_item, seed_digest
 
 # 08:30 in Almaty (UTC+5) on a Monday.
 NOW = datetime(2026, 11, 30, 3, 30, tzinfo=UTC)
@@ -256,3 +258,32 @@ def test_render_is_pure_and_complete_in_every_language(
     assert "30.11.2026 08:30" in first.text  # the period's end shown in Almaty time
     assert "Karasai" in first.html and "&lt;" not in first.subject
     assert data.pending_count == 2 and list(data.pending) == ["critical", "medium"]
+
+
+def test_html_part_escapes_names_and_the_text_part_does_not(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    add_item(
+        sessions,
+        status="confirmed",
+        created_at=NOW - timedelta(hours=5),
+        decided_at=NOW - timedelta(hours=1),
+        school='School "<b>No. 5</b>"',
+    )
+    with sessions() as session:
+        data = collect(session, settings, NOW - timedelta(days=1), NOW, b"key")
+    rendered = render(data, "en", "Asia/Almaty", NOW)
+    assert "&lt;b&gt;No. 5&lt;/b&gt;" in rendered.html and "<b>No. 5</b>" not in rendered.html
+    assert 'School "<b>No. 5</b>"' in rendered.text
+
+
+def test_pseudonym_key_comes_only_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[digest]\npseudonym_key = "in-the-file"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="MONITOR_DIGEST__PSEUDONYM_KEY"):
+        load_settings(config, {})
+    config.write_text("", encoding="utf-8")
+    settings = load_settings(config, {"MONITOR_DIGEST__PSEUDONYM_KEY": "k1"})
+    assert pseudonym_key(settings) == b"k1"
+    assert pseudonym("@a", b"k1") == pseudonym("@A ", b"k1") != pseudonym("@a", b"k2")
+    assert pseudonym_key(load_settings(config, {})) != pseudonym_key(load_settings(config, {}))
