@@ -41,9 +41,10 @@ def jobs(app: App, limit: int) -> None:
     with app.sessions()() as session:
         rows = session.exec(select(JobRun).order_by(col(JobRun.started_at).desc()).limit(limit)).all()
         for r in rows:
+            took = f"{(r.finished_at - r.started_at).total_seconds():.1f}s" if r.finished_at else "-"
             click.echo(
-                f"{r.started_at.isoformat(timespec='seconds')} {r.job:<28} {r.status:<8} {r.holder}"
-                + (f" {r.error}" if r.error else "")
+                f"{r.started_at.isoformat(timespec='seconds')} {r.job:<28} slot={r.slot_at.isoformat()} "
+                f"{r.status:<8} {took:>7} {r.holder}" + (f" {r.error}" if r.error else "")
             )
 
 

@@ -102,3 +102,4 @@ def test_retention_and_jobs_commands(db_url: str, tmp_path: Path) -> None:
     assert json.loads(purged.stdout)["job_run"] == 0
     jobs = monitor(config, "jobs")
     assert jobs.returncode == 0, jobs.stderr
+    assert jobs.stdout == ""  # no job has run in this database yet
