@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
+MAX_COMPARED_CHARS = 20_000
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _TAG = re.compile(r"[#@]\w+")
 _WORD = re.compile(r"\w+")
@@ -38,7 +39,8 @@ _FILLER = frozenset(
 
 def text_tokens(text: str) -> list[str]:
     """Words of a post for comparison: normalized, without links, hashtags, mentions, emoji or punctuation."""
-    norm = _TAG.sub(" ", _URL.sub(" ", normalize(text)))
+    # The opening is what reposts share; a 1 MB post costs no more than 20,000 characters.
+    norm = _TAG.sub(" ", _URL.sub(" ", normalize(text[:MAX_COMPARED_CHARS])))
     return [w for w in _WORD.findall(norm) if w not in _FILLER and (len(w) > 1 or w.isdigit())]
 
 

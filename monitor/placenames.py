@@ -32,7 +32,7 @@ def _fold_char(ch: str) -> str:
         return _FOLD[low]
     if "\u00c0" <= low <= "\u024f":
         base = unicodedata.normalize("NFD", low)[0]
-        return _FOLD.get(base, base)
+        return _FOLD.get(base.lower(), base.lower())
     return low
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -166,8 +167,9 @@ class Gazetteer:
                 else:
                     has_edu = True
                     triggers.append(start)
-        places = _resolve([h for h in hits if not any(h.start < b1 and b0 < h.end for b0, b1 in blocked)])
-        schools = [self._school_match(s, places) for s in find_schools(norm, text, triggers)] if triggers else []
+        places = _resolve(_drop_blocked(hits, blocked))
+        nearest = _nearest_place(places)
+        schools = [self._school_match(s, nearest(s)) for s in find_schools(norm, text, triggers)] if triggers else []
         matches = _best_first(
             [m for m in schools if m.region is None or m.region in self.regions]
             + [_to_match(h) for h in places if h.target.region in self.regions]
@@ -205,12 +207,8 @@ class Gazetteer:
                 return None
         return _Hit(start, word_end, rule.target, confidence, priority)
 
-    def _school_match(self, school: SchoolMention, places: list[_Hit]) -> PlaceMatch:
-        """A school mention placed at the nearest place named in the same text (or nowhere)."""
-        # The most specific place named in the text, the nearest of those: "Жамбылский район
-        # Алматинской области, школа №8" is a school of the district, not of the region.
-        near = min(places, key=lambda h: (-_target_specificity(h.target),
-                                          min(abs(h.start - school.end), abs(school.start - h.end))), default=None)
+    def _school_match(self, school: SchoolMention, near: _Hit | None) -> PlaceMatch:
+        """A school mention placed at the given place (or nowhere); a known school when listed."""
         target = near.target if near is not None else None
         if target is not None and target.school:
             return PlaceMatch(target.region, target.district, target.town, target.school, (school.start, school.end), 0.95)
@@ -231,19 +229,73 @@ def _word_end(norm: str, pos: int) -> int:
 def _capitalized_mid_sentence(text: str, start: int) -> bool:
     if not text[start].isupper() or (start + 1 < len(text) and text[start + 1].isupper()):
         return False
-    prev = text[:start].rstrip(" \t\"'«(")
-    return bool(prev) and prev[-1] not in _SENTENCE_END
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'«(":
+        i -= 1
+    return i >= 0 and text[i] not in _SENTENCE_END
+
+
+def _drop_blocked(hits: list[_Hit], blocked: list[tuple[int, int]]) -> list[_Hit]:
+    """Hits that overlap no blocked phrase (binary search over the merged blocked spans)."""
+    if not blocked:
+        return hits
+    merged: list[tuple[int, int]] = []
+    for b0, b1 in sorted(blocked):
+        if merged and b0 <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b1))
+        else:
+            merged.append((b0, b1))
+    starts = [b0 for b0, _ in merged]
+    out = []
+    for hit in hits:
+        i = bisect_left(starts, hit.end)  # merged[i - 1] is the last span starting before the hit ends
+        if not (i and merged[i - 1][1] > hit.start):
+            out.append(hit)
+    return out
 
 
 def _resolve(hits: list[_Hit]) -> list[_Hit]:
     """Overlapping hits: the one with a confirming neighbour, then the longer, then the more confident."""
-    hits.sort(key=lambda h: (-h.priority, -(h.end - h.start), -h.confidence, h.start))
+    hits.sort(key=lambda h: h.start)
     kept: list[_Hit] = []
+    cluster: list[_Hit] = []
+    end = -1
     for hit in hits:
-        if not any(hit.start < k.end and k.start < hit.end for k in kept):
-            kept.append(hit)
-    kept.sort(key=lambda h: h.start)
-    return kept
+        if cluster and hit.start >= end:
+            kept += _pick(cluster)
+            cluster = []
+        end = hit.end if not cluster else max(end, hit.end)
+        cluster.append(hit)
+    return kept + _pick(cluster)
+
+
+def _pick(cluster: list[_Hit]) -> list[_Hit]:
+    """The best non-overlapping hits of one cluster of overlapping ones, in text order."""
+    cluster.sort(key=lambda h: (-h.priority, -(h.end - h.start), -h.confidence, h.start))
+    chosen: list[_Hit] = []
+    for hit in cluster:
+        if not any(hit.start < c.end and c.start < hit.end for c in chosen):
+            chosen.append(hit)
+    return sorted(chosen, key=lambda h: h.start)
+
+
+def _nearest_place(places: list[_Hit]) -> Callable[[SchoolMention], _Hit | None]:
+    """For a school: the most specific place named in the text, the nearest of those.
+
+    "Жамбылский район Алматинской области, школа №8" is a school of the district, not of the region.
+    """
+    if not places:
+        return lambda school: None
+    top = max(_target_specificity(h.target) for h in places)
+    best = [h for h in places if _target_specificity(h.target) == top]  # already in text order
+    starts = [h.start for h in best]
+
+    def nearest(school: SchoolMention) -> _Hit | None:
+        i = bisect_left(starts, school.start)
+        around = best[max(0, i - 1):i + 1]
+        return min(around, key=lambda h: min(abs(h.start - school.end), abs(school.start - h.end)))
+
+    return nearest
 
 
 def _to_match(hit: _Hit) -> PlaceMatch:

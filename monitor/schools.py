@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -89,12 +90,14 @@ def _person(original: str, start: int, end: int, *, before: bool) -> str:
     return " ".join(keep)
 
 
-def _non_overlapping(found: list[SchoolMention], kept: list[SchoolMention]) -> list[SchoolMention]:
+def _sweep(found: list[SchoolMention]) -> list[SchoolMention]:
+    """Non-overlapping mentions, the earlier (then the longer) first."""
     found.sort(key=lambda s: (s.start, -(s.end - s.start)))
+    out: list[SchoolMention] = []
     for school in found:
-        if not any(school.start < k.end and k.start < school.end for k in kept):
-            kept.append(school)
-    return kept
+        if not out or school.start >= out[-1].end:
+            out.append(school)
+    return out
 
 
 def find_schools(norm: str, original: str, triggers: Iterable[int]) -> list[SchoolMention]:
@@ -125,9 +128,14 @@ def find_schools(norm: str, original: str, triggers: Iterable[int]) -> list[Scho
         if m and m.end() > t:
             name = _person(original, m.start("name"), m.end("name"), before=True)
             named.append(SchoolMention(m.start(), m.end(), f"School named after {name}"))
-    kept = _non_overlapping(found, [])
-    # A number names a school better than a person: "школа №5 имени Абая" is School No. 5.
-    kept = _non_overlapping(named, kept)
+    numbered = _sweep(found)
+    starts = [s.start for s in numbered]
+    kept = list(numbered)
+    for school in _sweep(named):
+        # A number names a school better than a person: "школа №5 имени Абая" is School No. 5.
+        i = bisect_left(starts, school.end)
+        if not (i and numbered[i - 1].end > school.start):
+            kept.append(school)
     kept.sort(key=lambda s: s.start)
     return kept
 

@@ -74,6 +74,12 @@ def test_matches_are_best_first_and_unique(gazetteer: Gazetteer) -> None:
     ]
 
 
+def test_long_post_lists_each_place_once(gazetteer: Gazetteer) -> None:
+    text = "В Каскелене в школе №12 драка. Или нет? Есік. Школа №5 имени Абая. " * 3000
+    got = [(m.town, m.school, m.span[0]) for m in gazetteer.match(text)]
+    assert got == [("Kaskelen", "School No. 12", 14), ("Kaskelen", "School No. 5", 46), ("Kaskelen", None, 2)]
+
+
 def test_capital_in_mid_sentence_is_less_sure_than_a_town_word(gazetteer: Gazetteer) -> None:
     [capital] = gazetteer.match("Вчера в Есике подрались школьники")
     [with_word] = gazetteer.match("Вчера в г. Есик подрались школьники")
