@@ -180,6 +180,9 @@ class QueueItem(SQLModel, table=True):
         sa.Index("ix_queue_district", "district", "status"),
         sa.Index("ix_queue_region", "region", "status"),  # web queue page filters (revision 0004_web)
         sa.Index("ix_queue_category", "category", "status"),
+        sa.Index("ix_queue_open_order", "severity_rank", "created_at", "id",  # revision 0004_web_open
+                 postgresql_where=sa.text("status IN ('new', 'in_review')"),
+                 sqlite_where=sa.text("status IN ('new', 'in_review')")),
     )
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(sa_column=sa.Column(sa.Integer(), sa.ForeignKey("incident.id"), nullable=False, unique=True))
