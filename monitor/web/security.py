@@ -43,7 +43,7 @@ class CsrfRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The signed-in user as the routes see them (never the ORM row)."""
+    """The signed-in user as the routes see them; `user` is the detached row the queue functions take."""
 
     id: int
     name: str
