@@ -83,7 +83,7 @@ def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
 
 @pytest.fixture
 def browser_page(live: Live) -> Iterator[object]:
-    """A fresh Chromium page; any JavaScript dialog (alert) fails the test."""
+    """A fresh Chromium page; any JavaScript dialog (alert) or console error fails the test."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
@@ -92,10 +92,14 @@ def browser_page(live: Live) -> Iterator[object]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         dialogs: list[str] = []
+        errors: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        # A CSP violation (inline script or style, a remote resource) shows up as a console error.
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         yield page
         browser.close()
         assert not dialogs, f"a script opened a dialog: {dialogs}"
+        assert not errors, f"console errors: {errors}"
 
 
 def _status(live: Live, item_id: int) -> str:
