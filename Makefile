@@ -20,7 +20,17 @@ install: $(STAMP)
 migrate: install
 	$(VENV)/bin/monitor db upgrade
 
+# The first `make run` loads the synthetic demo data set (marked DEMO, removable with
+# `monitor demo --remove`) so a new install shows a living queue; `make run DEMO=0` skips it.
+DEMO ?= 1
+DEMO_STAMP := data/.demo-loaded
+
+demo: migrate
+	$(VENV)/bin/monitor demo
+	mkdir -p data && touch $(DEMO_STAMP)
+
 run: migrate
+	@if [ "$(DEMO)" = 1 ] && [ ! -f $(DEMO_STAMP) ]; then $(MAKE) --no-print-directory demo; fi
 	$(VENV)/bin/monitor run
 
 services:
