@@ -8,6 +8,7 @@ import logging
 import click
 
 from monitor.cli import App, cli, pass_app
+from monitor.errors import ConfigError
 
 
 @cli.command()
@@ -24,6 +25,8 @@ def worker(app: App, no_classify: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = app.settings
+    if not settings.scheduler.enabled:
+        raise ConfigError("[scheduler] enabled is false: nothing for a worker to run")
     sessions = app.sessions()
     pipeline = build_pipeline(settings, sessions, classify=not no_classify)
     serve_until_signalled(build_scheduler(settings, sessions, pipeline))
