@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from models.data.translit import to_latin
 
@@ -199,7 +200,7 @@ def compose(
     return noisy(text, rng), sorted(cats, key=CATEGORIES.index)
 
 
-def build_split(split: str) -> list[dict[str, object]]:
+def build_split(split: str) -> list[dict[str, Any]]:
     """All examples of one split, shuffled, with ids."""
     rng = random.Random(f"{SEED}-{split}")
     pools: dict[str, Pool] = {}
@@ -213,7 +214,7 @@ def build_split(split: str) -> list[dict[str, object]]:
         if group != "places":
             pools[group] = Pool(group, sections)
     seen: set[str] = set()
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
 
     def add(post: tuple[str, list[str]] | None, lang: str, kind: str) -> None:
         if post is None:
@@ -237,28 +238,28 @@ def build_split(split: str) -> list[dict[str, object]]:
                     add(post and (to_latin(post[0], group, rng), post[1]), "translit", core.tags[0])
                 # Code-switching between sentences: a Russian core with a Kazakh tail or back.
                 other = pools.get("kk" if group == "ru" else "ru")
-                for _ in range(max(1, len(core.lines) // 3) if other else 0):
-                    add(compose(rng, pool, other, core, tables), "mixed", core.tags[0])  # type: ignore[arg-type]
+                for _ in range(max(1, len(core.lines) // 3) if other is not None else 0):
+                    add(compose(rng, pool, other or pool, core, tables), "mixed", core.tags[0])
     rng.shuffle(rows)
     prefix = "tr" if split == "train" else "dv"
     return [{"id": f"{prefix}-{i:05d}", **row} for i, row in enumerate(rows, 1)]
 
 
-def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write one JSON object per line, UTF-8, no ASCII escaping."""
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def stats_table(rows: list[dict[str, object]]) -> str:
+def stats_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table: examples per language, positives/negatives and per category."""
     head = ["lang", "total", "flag=1", "flag=0", *CATEGORIES]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for lang in (*GROUPS, "all"):
         sel = [r for r in rows if lang in {"all", r["lang"]}]
         pos = sum(1 for r in sel if r["flag"])
-        cats = [sum(1 for r in sel if c in r["categories"]) for c in CATEGORIES]  # type: ignore[operator]
+        cats = [sum(1 for r in sel if c in r["categories"]) for c in CATEGORIES]
         lines.append("| " + " | ".join(map(str, [lang, len(sel), pos, len(sel) - pos, *cats])) + " |")
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 # Informal ASCII: what most users type ("mektepte tobelesti", "izbili v shkole").
+# fmt: off
 _COMMON = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z",
     "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
@@ -18,6 +19,7 @@ _KK_2021 = {
     "ә": "ä", "ғ": "ğ", "қ": "q", "ң": "ñ", "ө": "ö", "ұ": "ū", "ү": "ü", "і": "i", "ы": "ı",
     "ш": "ş", "ч": "ç", "ж": "j", "й": "i", "у": "u", "х": "h", "һ": "h",
 }
+# fmt: on
 
 
 def _table(group: str, rng: random.Random) -> dict[str, str]:

@@ -7,6 +7,7 @@ import random
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,28 +16,36 @@ from models.data.translit import to_latin
 
 DATA = Path(build.__file__).resolve().parent
 LANGS = {"ru", "kk", "en", "mixed", "translit"}
-HARD_NEGATIVE_KINDS = {"sports", "metaphor", "non_school_fight", "fiction", "campaign", "school_news", "policy_stats"}
+HARD_NEGATIVE_KINDS = {
+    "sports",
+    "metaphor",
+    "non_school_fight",
+    "fiction",
+    "campaign",
+    "school_news",
+    "policy_stats",
+}
 KAZAKH_LETTERS = re.compile("[әғқңөұүһі]", re.IGNORECASE)
 CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
-def load(name: str) -> list[dict[str, object]]:
+def load(name: str) -> list[dict[str, Any]]:
     """Read one split."""
     with (DATA / f"{name}.jsonl").open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 
 
 @pytest.fixture(scope="module")
-def train() -> list[dict[str, object]]:
+def train() -> list[dict[str, Any]]:
     return load("train")
 
 
 @pytest.fixture(scope="module")
-def dev() -> list[dict[str, object]]:
+def dev() -> list[dict[str, Any]]:
     return load("dev")
 
 
-def test_schema(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_schema(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     for prefix, rows in (("tr", train), ("dv", dev)):
         for row in rows:
             assert set(row) == {"id", "text", "lang", "flag", "categories", "kind"}, row
@@ -52,12 +61,12 @@ def test_schema(train: list[dict[str, object]], dev: list[dict[str, object]]) ->
     assert len(ids) == len(set(ids))
 
 
-def test_flag_iff_categories(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_flag_iff_categories(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     for row in train + dev:
         assert row["flag"] == int(bool(row["categories"])), row
 
 
-def test_sizes_and_balance(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_sizes_and_balance(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     total = len(train) + len(dev)
     assert total >= 3000
     assert 0.15 <= len(dev) / total <= 0.25
@@ -66,24 +75,31 @@ def test_sizes_and_balance(train: list[dict[str, object]], dev: list[dict[str, o
         assert 0.4 <= negative <= 0.6, negative
 
 
-def test_category_language_coverage(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_category_language_coverage(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     for rows, minimum in ((train, 10), (dev, 2)):
         counts: Counter[tuple[str, str]] = Counter()
         for row in rows:
-            for cat in row["categories"]:  # type: ignore[union-attr]
+            for cat in row["categories"]:
                 counts[(str(row["lang"]), cat)] += 1
         missing = [(lang, cat) for lang in LANGS for cat in build.CATEGORIES if counts[(lang, cat)] < minimum]
         assert not missing, missing
 
 
-def test_hard_negatives_in_every_language(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_hard_negatives_in_every_language(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     for rows, minimum in ((train, 5), (dev, 1)):
-        kinds: Counter[tuple[str, str]] = Counter((str(r["lang"]), str(r["kind"])) for r in rows if not r["flag"])
-        missing = [(lang, k) for lang in ("ru", "kk", "en") for k in HARD_NEGATIVE_KINDS if kinds[(lang, k)] < minimum]
+        kinds: Counter[tuple[str, str]] = Counter(
+            (str(r["lang"]), str(r["kind"])) for r in rows if not r["flag"]
+        )
+        missing = [
+            (lang, k)
+            for lang in ("ru", "kk", "en")
+            for k in HARD_NEGATIVE_KINDS
+            if kinds[(lang, k)] < minimum
+        ]
         assert not missing, missing
 
 
-def test_scripts_match_languages(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_scripts_match_languages(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     rows = train + dev
     for row in rows:
         if row["lang"] in {"en", "translit"}:
@@ -94,7 +110,10 @@ def test_scripts_match_languages(train: list[dict[str, object]], dev: list[dict[
             assert not (CYRILLIC.search(word) and re.search("[a-zA-Z]", word)), (word, row)
     # Code-switched posts carry words found only in the Russian fragments and words found only in
     # the Kazakh ones (or Latin-script words).
-    vocab = {g: set(re.findall(r"\w+", (build.FRAGMENT_DIR / f"{g}.txt").read_text(encoding="utf-8").lower())) for g in ("ru", "kk")}
+    vocab = {
+        g: set(re.findall(r"\w+", (build.FRAGMENT_DIR / f"{g}.txt").read_text(encoding="utf-8").lower()))
+        for g in ("ru", "kk")
+    }
     only_ru, only_kk = vocab["ru"] - vocab["kk"], vocab["kk"] - vocab["ru"]
     mixed = [set(re.findall(r"\w+", str(r["text"]).lower())) for r in rows if r["lang"] == "mixed"]
     both = [w for w in mixed if w & only_kk and (w & only_ru or any(re.fullmatch("[a-z]{3,}", x) for x in w))]
@@ -114,13 +133,13 @@ def _shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
 
-def test_no_duplicates_within_splits(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_no_duplicates_within_splits(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     for rows in (train, dev):
         texts = [_normal(str(r["text"])) for r in rows]
         assert len(texts) == len(set(texts))
 
 
-def test_dev_not_near_duplicated_in_train(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_dev_not_near_duplicated_in_train(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     index: dict[tuple[str, ...], set[int]] = defaultdict(set)
     for i, row in enumerate(train):
         for sh in _shingles(str(row["text"])):
@@ -141,7 +160,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in _normal(to_latin(text, "ru", random.Random(0))).split() if len(w) > 2)
 
 
-def test_dev_not_paraphrased_from_train(train: list[dict[str, object]], dev: list[dict[str, object]]) -> None:
+def test_dev_not_paraphrased_from_train(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
     # Word-set overlap catches a reworded or re-ordered copy that 4-grams miss.
     train_words = [_words(str(r["text"])) for r in train]
     index: dict[str, list[int]] = defaultdict(list)
