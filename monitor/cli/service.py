@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import click
 
 from monitor.cli import App, cli, pass_app
 
 log = logging.getLogger("monitor")
+
+
+def _quiet_server(config: object) -> object:
+    """A uvicorn server that stops on SIGTERM/SIGINT without re-raising the signal afterwards.
+
+    uvicorn re-raises a caught signal once it has shut down, which would kill the process before
+    the scheduler's jobs in flight finish; we exit normally instead.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
+    return Server(config)  # type: ignore[arg-type]
 
 
 def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
@@ -21,7 +39,7 @@ def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
     settings = app.settings
     sessions = app.sessions()
     pipeline = build_pipeline(settings, sessions)
-    web_app = create_app(settings, sessions, classifier=pipeline.classifier, places=pipeline.places)
+    web_app = create_app(settings, sessions, pipeline=pipeline)
     scheduler = None
     if with_scheduler and settings.scheduler.enabled:
         from monitor.scheduler import build_scheduler
@@ -29,15 +47,16 @@ def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
         scheduler = build_scheduler(settings, sessions, pipeline)
         scheduler.start()
         log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
-    # uvicorn handles SIGTERM/SIGINT: it stops serving, then we stop the scheduler and wait for the
+    # On SIGTERM/SIGINT uvicorn stops serving; then we stop the scheduler and wait for the
     # job in flight, whose batch commits or rolls back whole.
-    server = uvicorn.Server(uvicorn.Config(web_app, host=host, port=port, log_level="info", proxy_headers=True))
+    server = _quiet_server(uvicorn.Config(web_app, host=host, port=port, log_level="info", proxy_headers=True))
     try:
-        server.run()
+        server.run()  # type: ignore[attr-defined]
     finally:
         if scheduler is not None:
             log.info("waiting for running jobs to finish")
             scheduler.shutdown(wait=True)
+            log.info("stopped")
 
 
 @cli.command()
