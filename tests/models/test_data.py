@@ -197,3 +197,10 @@ def test_files_are_what_the_generator_builds(tmp_path: Path) -> None:
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes(), (
             f"{split}.jsonl is stale: run .venv/bin/python -m models.data.build"
         )
+
+
+def test_kinds_are_documented(train: list[dict[str, Any]], dev: list[dict[str, Any]]) -> None:
+    card = (DATA.parent / "MODEL_CARD.md").read_text(encoding="utf-8")
+    section = card[card.index("## Training data") :]
+    undocumented = {str(r["kind"]) for r in train + dev} - set(re.findall(r"`([a-z_]+)`", section))
+    assert not undocumented, undocumented
