@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 
 from monitor.config import PlacesSettings, Settings
 from monitor.errors import InputError, NotFound, QueueError
-from monitor.incidents import assign_incident, numbers_conflict, split_incident, text_similarity, text_tokens
+from monitor.incident_match import numbers_conflict, text_similarity, text_tokens
+from monitor.incidents import assign_incident, split_incident
 from monitor.pipeline import Pipeline
 from monitor.places import Gazetteer
 from monitor.posts import Media, Post
@@ -269,3 +270,16 @@ def test_real_encoder_groups_ru_kk_rewrites_and_keeps_two_fights_apart(sessions:
     assert groups["chan/1"] == groups["kz/2"]
     assert groups["b/3"] == groups["kz/4"]
     assert groups["chan/1"] != groups["b/3"]
+
+
+def test_one_batch_spanning_days_groups_by_window(sessions: sessionmaker[Session], settings: Settings) -> None:
+    # One transaction, posts days apart (out of order): the grouping index widens as it goes.
+    text = "В Талгаре избили школьника, видео в сети"
+    pipeline(sessions, settings).ingest([
+        post(1, text, minutes=100 * 60), post(2, text, channel="b"), post(3, text + "!!", minutes=101 * 60, channel="c"),
+        post(4, "😡 " + text, minutes=-50 * 60, channel="d"), post(5, text, minutes=10, channel="e"),
+    ])
+    groups = incidents_of(sessions)
+    assert groups["chan/1"] == groups["c/3"]
+    assert groups["b/2"] == groups["e/5"] == groups["d/4"]
+    assert groups["chan/1"] != groups["b/2"]
