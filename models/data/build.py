@@ -36,6 +36,8 @@ SEED = 20261129
 # Uses of each core fragment in its own language (negatives a little more, towards a 50/50 split);
 # translit/mixed re-uses come on top.
 USES_PER_CORE = {"pos": 4, "neg": 5}
+# One round-up post per this many core lines of a group (half with one incident among ordinary news).
+LINES_PER_DIGEST = 8
 SLOT = re.compile(r"\{([a-z_]+)\.([a-z_]+)\}")
 
 
@@ -189,6 +191,11 @@ def compose(
         parts.append(rng.choice(follow.lines))
     elif follow and rng.random() < 0.45:
         parts.append(rng.choice(follow.lines))
+        # Agency reports stack official responses and background: sometimes a second follow-up.
+        second = None if voice else tail_pool.pick(rng, "follow", kind, cats)
+        line = rng.choice(second.lines) if second and rng.random() < 0.3 else None
+        if line and line not in parts:
+            parts.append(line)
     opener = None if voice else core_pool.pick(rng, "open", kind, cats)
     if opener and rng.random() < 0.25:
         parts.insert(0, rng.choice(opener.lines))
@@ -198,6 +205,27 @@ def compose(
     chosen: dict[str, dict[str, str]] = {}
     text = " ".join(_capitalize(fill(p, tables, chosen, rng)) for p in parts)
     return noisy(text, rng), sorted(cats, key=CATEGORIES.index)
+
+
+def compose_digest(
+    rng: random.Random, pool: Pool, tables: dict[str, Table], with_incident: bool
+) -> tuple[str, list[str]] | None:
+    """A channel's round-up: 2-4 numbered items under a header; at most one of them an incident.
+
+    One incident sentence in a long, otherwise ordinary post must still flag it.
+    """
+    headers = [sec for sec in pool.sections if sec.role == "open" and "digest" in sec.tags and sec.lines]
+    header = rng.choice(headers) if headers else None
+    cores = [c for c in pool.cores() if c.tags[0] not in {"chat", "parent_post", "victim_post"}]
+    negatives = [c for c in cores if not c.tags[1:]]
+    positives = [c for c in cores if c.tags[1:]]
+    if header is None or not negatives or not positives:
+        return None
+    items = [rng.choice(negatives) for _ in range(rng.randint(1, 3))]
+    items.insert(rng.randrange(len(items) + 1), rng.choice(positives if with_incident else negatives))
+    cats = sorted({c for core in items for c in core.tags[1:]}, key=CATEGORIES.index)
+    lines = [f"{i}. " + _capitalize(fill(rng.choice(c.lines), tables, {}, rng)) for i, c in enumerate(items, 1)]
+    return noisy(" ".join([rng.choice(header.lines), *lines]), rng), cats
 
 
 def build_split(split: str) -> list[dict[str, Any]]:
@@ -240,6 +268,8 @@ def build_split(split: str) -> list[dict[str, Any]]:
                 other = pools.get("kk" if group == "ru" else "ru")
                 for _ in range(max(1, len(core.lines) // 3) if other is not None else 0):
                     add(compose(rng, pool, other or pool, core, tables), "mixed", core.tags[0])
+        for i in range(sum(len(c.lines) for c in pool.cores()) // LINES_PER_DIGEST):
+            add(compose_digest(rng, pool, tables, with_incident=i % 2 == 0), group, "digest")
     rng.shuffle(rows)
     prefix = "tr" if split == "train" else "dv"
     return [{"id": f"{prefix}-{i:05d}", **row} for i, row in enumerate(rows, 1)]
