@@ -193,9 +193,9 @@ def compose(
         parts.append(rng.choice(follow.lines))
         # Agency reports stack official responses and background: sometimes a second follow-up.
         second = None if voice else tail_pool.pick(rng, "follow", kind, cats)
-        line = rng.choice(second.lines) if second and rng.random() < 0.3 else None
-        if line and line not in parts:
-            parts.append(line)
+        extra = rng.choice(second.lines) if second and rng.random() < 0.3 else None
+        if extra and extra not in parts:
+            parts.append(extra)
     opener = None if voice else core_pool.pick(rng, "open", kind, cats)
     if opener and rng.random() < 0.25:
         parts.insert(0, rng.choice(opener.lines))
@@ -224,7 +224,9 @@ def compose_digest(
     items = [rng.choice(negatives) for _ in range(rng.randint(1, 3))]
     items.insert(rng.randrange(len(items) + 1), rng.choice(positives if with_incident else negatives))
     cats = sorted({c for core in items for c in core.tags[1:]}, key=CATEGORIES.index)
-    lines = [f"{i}. " + _capitalize(fill(rng.choice(c.lines), tables, {}, rng)) for i, c in enumerate(items, 1)]
+    lines = [
+        f"{i}. " + _capitalize(fill(rng.choice(c.lines), tables, {}, rng)) for i, c in enumerate(items, 1)
+    ]
     return noisy(" ".join([rng.choice(header.lines), *lines]), rng), cats
 
 
