@@ -262,8 +262,9 @@ def build_split(split: str) -> list[dict[str, Any]]:
             for _ in range(USES_PER_CORE["pos" if core.tags[1:] else "neg"] * len(core.lines)):
                 add(compose(rng, pool, pool, core, tables), group, core.tags[0])
             if group in {"ru", "kk"}:
-                # Latin-script posts: the same content as people type it without Cyrillic.
-                for _ in range(max(1, len(core.lines) // 2)):
+                # Latin-script posts: the same content as people type it without Cyrillic (the encoder
+                # reads these worst, so they get as many examples as a core's lines).
+                for _ in range(len(core.lines)):
                     post = compose(rng, pool, pool, core, tables)
                     add(post and (to_latin(post[0], group, rng), post[1]), "translit", core.tags[0])
                 # Code-switching between sentences: a Russian core with a Kazakh tail or back.
