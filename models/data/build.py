@@ -203,7 +203,9 @@ def compose(
     if closer and rng.random() < 0.3:
         parts.append(rng.choice(closer.lines))
     chosen: dict[str, dict[str, str]] = {}
-    text = " ".join(_capitalize(fill(p, tables, chosen, rng)) for p in parts)
+    # Channel posts often put the opener, body and sign-off on lines of their own.
+    sep = "\n\n" if len(parts) > 2 and rng.random() < 0.25 else " "
+    text = sep.join(_capitalize(fill(p, tables, chosen, rng)) for p in parts)
     return noisy(text, rng), sorted(cats, key=CATEGORIES.index)
 
 
@@ -227,7 +229,8 @@ def compose_digest(
     lines = [
         f"{i}. " + _capitalize(fill(rng.choice(c.lines), tables, {}, rng)) for i, c in enumerate(items, 1)
     ]
-    return noisy(" ".join([rng.choice(header.lines), *lines]), rng), cats
+    sep = "\n" if rng.random() < 0.5 else " "
+    return noisy(sep.join([rng.choice(header.lines), *lines]), rng), cats
 
 
 def build_split(split: str) -> list[dict[str, Any]]:
@@ -250,7 +253,7 @@ def build_split(split: str) -> list[dict[str, Any]]:
         if post is None:
             return
         text, cats = post
-        text = re.sub(r"\s+", " ", text).strip()
+        text = re.sub(r"[^\S\n]+", " ", text).strip()
         key = re.sub(r"\W+", " ", text.lower()).strip()
         if key in seen or not key:
             return
