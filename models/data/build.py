@@ -262,20 +262,23 @@ def build_split(split: str) -> list[dict[str, Any]]:
 
     for group, pool in pools.items():
         for core in pool.cores():
+            # A generator per block: adding fragments elsewhere leaves this block's posts as they were.
+            crng = random.Random(f"{SEED}-{split}-{group}-{' '.join(core.tags)}-{core.lines[0]}")
             for _ in range(USES_PER_CORE["pos" if core.tags[1:] else "neg"] * len(core.lines)):
-                add(compose(rng, pool, pool, core, tables), group, core.tags[0])
+                add(compose(crng, pool, pool, core, tables), group, core.tags[0])
             if group in {"ru", "kk"}:
                 # Latin-script posts: the same content as people type it without Cyrillic (the encoder
                 # reads these worst, so they get as many examples as a core's lines).
                 for _ in range(len(core.lines)):
-                    post = compose(rng, pool, pool, core, tables)
-                    add(post and (to_latin(post[0], group, rng), post[1]), "translit", core.tags[0])
+                    post = compose(crng, pool, pool, core, tables)
+                    add(post and (to_latin(post[0], group, crng), post[1]), "translit", core.tags[0])
                 # Code-switching between sentences: a Russian core with a Kazakh tail or back.
                 other = pools.get("kk" if group == "ru" else "ru")
                 for _ in range(max(1, len(core.lines) // 3) if other is not None else 0):
-                    add(compose(rng, pool, other or pool, core, tables), "mixed", core.tags[0])
+                    add(compose(crng, pool, other or pool, core, tables), "mixed", core.tags[0])
+        drng = random.Random(f"{SEED}-{split}-{group}-digest")
         for i in range(sum(len(c.lines) for c in pool.cores()) // LINES_PER_DIGEST):
-            add(compose_digest(rng, pool, tables, with_incident=i % 2 == 0), group, "digest")
+            add(compose_digest(drng, pool, tables, with_incident=i % 2 == 0), group, "digest")
     rng.shuffle(rows)
     prefix = "tr" if split == "train" else "dv"
     return [{"id": f"{prefix}-{i:05d}", **row} for i, row in enumerate(rows, 1)]
