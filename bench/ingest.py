@@ -93,6 +93,16 @@ def claim_latency(url: str, items: int, workers: int) -> tuple[float, float, int
     return statistics.median(latencies), p99, len(claimed) - len(set(claimed))
 
 
+def _truncate(url: str) -> None:
+    from sqlmodel import SQLModel
+
+    engine = create_db_engine(DatabaseSettings(url=url))
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--posts", type=int, default=10_000)
@@ -120,6 +130,11 @@ def main() -> None:
         p50, p99, doubles = claim_latency(urls[1], args.claims, 20)
         result.update(claim_p50_ms=round(p50, 2), claim_p99_ms=round(p99, 2), double_claims=doubles,
                       claimers=20, claim_items=args.claims)
+        # The same items claimed by one moderator alone: the cost of a claim without contention.
+        _truncate(urls[1])
+        one_p50, one_p99, _ = claim_latency(urls[1], args.claims // 4, 1)
+        result.update(single_claimer_p50_ms=round(one_p50, 2), single_claimer_p99_ms=round(one_p99, 2),
+                      load_average_1m=round(os.getloadavg()[0], 2), cpus=os.cpu_count())
     finally:
         with admin.connect() as conn:
             for name in names:

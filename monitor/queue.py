@@ -15,7 +15,9 @@ from sqlmodel import Session, select
 from monitor.classifier import severity_rank
 from monitor.db import transaction
 from monitor.errors import InputError, NotFound, QueueError
-from monitor.tables import AuditEvent, Classification, Decision, Incident, Post, QueueItem, User, utcnow
+from monitor.tables import (
+    AuditEvent, Classification, Decision, Incident, Post, QueueItem, User, UTCDateTime, utcnow,
+)
 
 DECISIONS = ("confirmed", "dismissed", "escalated")
 FINAL_STATUSES = ("confirmed", "dismissed")
@@ -173,11 +175,37 @@ def claim_next(
         if filters is not None:
             stmt = filters.apply(stmt)
         stmt = stmt.order_by(QueueItem.severity_rank.desc(), QueueItem.created_at, QueueItem.id).limit(1)  # type: ignore[attr-defined]
-        item = session.exec(_locked(session, stmt, skip_locked=True)).first()
+        if session.get_bind().dialect.name == "postgresql":
+            return _claim_next_pg(session, stmt, user, now, lease)
+        item = session.exec(stmt).first()
         if item is None:
             return None
         _take(session, item, user, now, lease)
         return item
+
+
+def _claim_next_pg(session: Session, pick: Any, user: User, now: datetime, lease: timedelta) -> QueueItem | None:
+    """Pick, claim and audit in one statement: claim_next is the moderators' hot path."""
+    picked = pick.with_only_columns(QueueItem.id).with_for_update(skip_locked=True).cte("picked")
+    table = QueueItem.__table__  # type: ignore[attr-defined]
+    until = now + lease
+    claimed = (
+        sa.update(table)
+        .where(table.c.id == picked.c.id)
+        .values(claimed_by_id=user.id, lease_expires_at=until, updated_at=now,
+                status=sa.case((table.c.status == "new", "in_review"), else_=table.c.status))
+        .returning(*table.c)
+        .cte("claimed")
+    )
+    audit = sa.insert(AuditEvent.__table__).from_select(  # type: ignore[attr-defined]
+        ["at", "actor", "action", "entity_type", "entity_id", "detail"],
+        sa.select(sa.literal(now, UTCDateTime()), sa.literal(user.name), sa.literal("queue.claim"),
+                  sa.literal("queue_item"), claimed.c.id,
+                  sa.literal({"lease_expires_at": until.isoformat(), "previous_holder": None}, sa.JSON())),
+    ).cte("audit")
+    stmt = sa.select(QueueItem).from_statement(sa.select(claimed).add_cte(audit))
+    item: QueueItem | None = session.execute(stmt).scalars().first()
+    return item
 
 
 def _take(session: Session, item: QueueItem, user: User, now: datetime, lease: timedelta) -> None:

@@ -36,6 +36,11 @@ def test_claim_next_respects_filter(sessions):
     item = claim_next(sessions, mod, filters=QueueFilter(district="Karasai"))
     assert item.id == karasai[0] and item.status == "in_review" and item.claimed_by_id == mod.id
     assert claim_next(sessions, mod, filters=QueueFilter(district="Karasai")) is None
+    with sessions() as s:
+        (event,) = s.exec(select(AuditEvent).where(AuditEvent.action == "queue.claim")).all()
+        assert (event.actor, event.entity_id) == ("mod", item.id)
+        assert event.detail["lease_expires_at"] == item.lease_expires_at.isoformat()
+        assert abs((event.at - item.updated_at).total_seconds()) < 1
 
 
 def test_two_moderators_never_hold_one_item(sessions):
