@@ -53,7 +53,10 @@ class PrototypeBaseline:
         """max cosine to an incident prototype minus max cosine to a news prototype (> 0 means flag)."""
         return (embeddings @ self.positive.T).max(axis=1) - (embeddings @ self.negative.T).max(axis=1)
 
-    def scores(self, texts: Sequence[str]) -> np.ndarray:
+    def scores_of(self, embeddings: np.ndarray) -> np.ndarray:
         """A score in (0, 1) for ranking metrics; >= 0.5 exactly when the margin is positive."""
-        margin = self.margins(self.encoder.embed(texts))
-        return 1.0 / (1.0 + np.exp(-margin * 50.0))
+        return np.asarray(1.0 / (1.0 + np.exp(-self.margins(embeddings) * 50.0)))
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """scores_of the texts' embeddings."""
+        return self.scores_of(self.encoder.embed(texts))

