@@ -78,19 +78,21 @@ class TransformerClassifier:
         k = self.head.layers.index(self.encoder.layers)
         return pooled[:, k * self.encoder.dim:(k + 1) * self.encoder.dim]
 
-    def probabilities(self, texts: Sequence[str], pooled: np.ndarray | None = None) -> np.ndarray:
+    def probabilities(self, texts: Sequence[str], pooled: np.ndarray | None = None,
+                      hits: Sequence[Sequence[lexicon.Hit]] | None = None) -> np.ndarray:
         """(n, 1 + categories) calibrated probabilities; column 0 is the flag."""
         if pooled is None:
             pooled = self.pooled(texts)
-        return self.head.probabilities(features(pooled, lexicon.features(texts)))
+        lex = lexicon.features(texts) if hits is None else lexicon.features_of_hits(hits)
+        return self.head.probabilities(features(pooled, lex))
 
     def classify(self, items: Sequence[ClassifyItem]) -> list[Verdict]:
         """One Verdict per item, in order; every item is scored (empty, emoji-only or huge texts included)."""
         texts = [item.text or "" for item in items]
         if not texts:
             return []
-        probs = self.probabilities(texts)
         hits = [lexicon.find_hits(t) for t in texts]
+        probs = self.probabilities(texts, hits=hits)
         flags = [bool(p[0] >= self.threshold) for p in probs]
         evidence = self._evidence(texts, hits, flags)
         verdicts = []

@@ -126,10 +126,15 @@ def find_hits(text: str) -> list[Hit]:
 
 def features(texts: Sequence[str]) -> np.ndarray:
     """(n, len(SIGNALS)) float32: log(1 + hits) per signal, the lexicon half of the head's input."""
-    out = np.zeros((len(texts), len(SIGNALS)), dtype=np.float32)
+    return features_of_hits([find_hits(text) for text in texts])
+
+
+def features_of_hits(hits: Sequence[Sequence[Hit]]) -> np.ndarray:
+    """`features` from hits already found (classification needs the hits for evidence too)."""
+    out = np.zeros((len(hits), len(SIGNALS)), dtype=np.float32)
     index = {s: i for i, s in enumerate(SIGNALS)}
-    for row, text in enumerate(texts):
-        for hit in find_hits(text):
+    for row, found in enumerate(hits):
+        for hit in found:
             out[row, index[hit.signal]] += 1.0
     return np.log1p(out)
 
