@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from models.convert import ensure_converted, is_complete
+from models.romanized import for_encoder
 from monitor.config import ClassifierSettings
 from monitor.errors import ClassifierError
 
@@ -110,7 +111,8 @@ class Encoder:
     """multilingual-e5 (or any BERT/XLM-R) encoder: texts -> L2-normalized mean-pooled embeddings."""
 
     def __init__(self, source: str, description: str, *, device: str = "auto", max_tokens: int = 512,
-                 max_windows: int = 8, batch_size: int = 32, precision: str = "auto") -> None:
+                 max_windows: int = 8, batch_size: int = 32, precision: str = "auto",
+                 read_romanized: bool = False) -> None:
         import torch
         import transformers
         from transformers import AutoModel, AutoTokenizer
@@ -141,6 +143,7 @@ class Encoder:
             limit -= 2
         self.max_tokens = min(max_tokens, limit)
         self.max_windows = max_windows
+        self.read_romanized = read_romanized
         self.batch_size = batch_size
         self.dim = int(model.config.hidden_size)
         self.layers = int(model.config.num_hidden_layers)  # index of the last hidden state
@@ -160,6 +163,8 @@ class Encoder:
         # Cap the characters tokenized too: a 1 MB post would otherwise cost seconds in the tokenizer
         # for windows that are dropped anyway (about 4 characters per token covers every language here).
         char_cap = size * self.max_windows * 8
+        if self.read_romanized:
+            texts = [for_encoder(t[:char_cap]) for t in texts]
         for i, ids in enumerate(self.token_ids([t[:char_cap] for t in texts], prefix)):
             chunks = [ids[a:a + size] for a in range(0, max(len(ids), 1), size)][: self.max_windows]
             out.extend(Window(i, chunk) for chunk in chunks)
@@ -230,4 +235,4 @@ def load_encoder(settings: ClassifierSettings) -> Encoder:
         raise ClassifierError(f"encoder directory {source} is incomplete; delete it and run `monitor model path`")
     return Encoder(source, description, device=settings.device, max_tokens=settings.max_tokens,
                    max_windows=settings.max_windows, batch_size=settings.batch_size,
-                   precision=settings.precision)
+                   precision=settings.precision, read_romanized=settings.read_romanized)

@@ -160,7 +160,7 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def build_head(version: str, encoder: str, dim: int, layers: tuple[int, ...], x_fit: np.ndarray, y_fit: np.ndarray,
-               x_cal: np.ndarray, y_cal: np.ndarray, l2_grid: Sequence[float] = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1)) -> Head:
+               x_cal: np.ndarray, y_cal: np.ndarray, l2_grid: Sequence[float] = (1e-3, 3e-3, 1e-2)) -> Head:
     """Fit the head on the fit split, choose L2 and fit calibration on the calibration split."""
     mean = x_fit.mean(axis=0)
     std = x_fit.std(axis=0) + 1e-6

@@ -18,6 +18,7 @@ from models import lexicon
 from models.baseline import PrototypeBaseline
 from models.dataset import Example, labels
 from models.encoder import Encoder
+from models.romanized import for_encoder
 from models.head import OUTPUTS, Head, build_head, build_mlp_head, calibration_loss, features, load_head, save_head
 from models.metrics import report
 from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
@@ -68,6 +69,8 @@ class EmbeddingCache:
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None, chunk: int = 128) -> np.ndarray:
         """Embeddings of `texts`, computing only those not cached; the cache is saved afterwards."""
+        # Keyed by what the encoder reads, so switching read_romanized re-embeds only romanized texts.
+        texts = [for_encoder(t) for t in texts] if self.encoder.read_romanized else list(texts)
         keys = [self._key(t) for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.store}.items())
         for start in range(0, len(missing), chunk):
@@ -166,6 +169,7 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
     metrics = {
         "version": version, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "encoder": encoder.description, "precision": encoder.precision, "outputs": list(OUTPUTS),
+        "read_romanized": encoder.read_romanized,
         "head": head.kind, "layers": list(HEAD_LAYERS), "l2": head.l2, "seed": SEED,
         "candidates": {kind: {"calibration_log_loss": round(loss, 5),
                               "dev_f1": evaluate_head(h, x_dev, dev_examples, settings)["overall"]["f1"]}

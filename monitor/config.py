@@ -148,6 +148,7 @@ class ClassifierSettings(Section):
     max_windows: int = Field(8, ge=1, le=512)
     threads: int = Field(0, ge=0)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    read_romanized: bool = True
 
 
 class PlacesSettings(Section):

