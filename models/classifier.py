@@ -56,6 +56,7 @@ class TransformerClassifier:
         self.head = head
         self.threshold = settings.threshold
         self.category_threshold = settings.category_threshold
+        self.recheck_margin = settings.bf16_recheck_margin
         self.rules = rules or rules_from_config(settings.severity_rules)
 
     @property
@@ -81,10 +82,19 @@ class TransformerClassifier:
     def probabilities(self, texts: Sequence[str], pooled: np.ndarray | None = None,
                       hits: Sequence[Sequence[lexicon.Hit]] | None = None) -> np.ndarray:
         """(n, 1 + categories) calibrated probabilities; column 0 is the flag."""
+        recheck = pooled is None
         if pooled is None:
             pooled = self.pooled(texts)
         lex = lexicon.features(texts) if hits is None else lexicon.features_of_hits(hits)
-        return self.head.probabilities(features(pooled, lex))
+        probs = self.head.probabilities(features(pooled, lex))
+        if recheck and self.encoder.precision == "bf16" and self.recheck_margin > 0:
+            # bf16 moves scores by up to ~0.03: posts that close to the threshold are scored again in fp32,
+            # so the flags are those of fp32 while the rest keeps bf16's speed.
+            near = np.flatnonzero(np.abs(probs[:, 0] - self.threshold) < self.recheck_margin)
+            if len(near):
+                exact = self.encoder.pooled([texts[i] for i in near], self.head.layers, precision="fp32")
+                probs[near] = self.head.probabilities(features(exact, lex[near]))
+        return probs
 
     def classify(self, items: Sequence[ClassifyItem]) -> list[Verdict]:
         """One Verdict per item, in order; every item is scored (empty, emoji-only or huge texts included)."""

@@ -139,7 +139,7 @@ class ClassifierSettings(Section):
     cache_dir: str = "~/.cache/school-monitor"
     threshold: float = Field(0.5, ge=0.0, le=1.0)
     category_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(64, ge=1)
     max_tokens: int = Field(256, ge=16, le=512)
     device: str = "auto"
     classify_without_school_context: bool = False
@@ -149,6 +149,7 @@ class ClassifierSettings(Section):
     threads: int = Field(0, ge=0)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     read_romanized: bool = True
+    bf16_recheck_margin: float = Field(0.05, ge=0.0, le=0.5)
 
 
 class PlacesSettings(Section):
