@@ -171,3 +171,12 @@ def test_classify_cli_matches_the_pipeline_path(classifier: TransformerClassifie
     assert rows[0]["flag"] == expected.flag and rows[0]["score"] == pytest.approx(expected.score, abs=1e-6)
     assert rows[0]["model_version"] == classifier.version and rows[0]["evidence"]
     assert set(rows[1]) >= {"flag", "score", "categories", "severity", "evidence"}
+
+
+def test_bf16_flags_are_fp32_flags(settings: ClassifierSettings, classifier: TransformerClassifier) -> None:
+    # Near the threshold the bf16 classifier re-scores in fp32, so the flags match exactly.
+    near = classifier.probabilities(SAMPLE)
+    fp32 = load_classifier(settings.model_copy(update={"precision": "fp32"}))
+    exact = fp32.probabilities(SAMPLE)
+    assert ((near[:, 0] >= 0.5) == (exact[:, 0] >= 0.5)).all()
+    assert np.abs(near - exact).max() < 0.05
