@@ -121,27 +121,50 @@ def classify(app: App, file: Path, output: TextIO) -> None:
 
     The same classifier object the pipeline uses. Invalid UTF-8 becomes U+FFFD; a missing text is
     scored as empty; texts longer than max_tokens x max_windows tokens are scored on their start.
+    A line that is not a JSON object gets {"line": N, "error": ...} in its place (exit status 1).
     """
     from models import load_classifier
-    from models.dataset import read_lines
     from monitor.classifier import ClassifyItem
+    from monitor.errors import InputError
 
-    rows = []
-    for number, obj in read_lines(file):
+    try:
+        raw = file.read_bytes()
+    except OSError as e:
+        raise InputError(f"{file}: cannot read: {e.strerror}") from e
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            obj = f"not JSON: {e.msg}"
+        if not isinstance(obj, dict):
+            reason = obj if isinstance(obj, str) else f"expected a JSON object, got {type(obj).__name__}"
+            rows.append({"line": number, "error": reason})
+            click.echo(f"{file}:{number}: {reason}", err=True)
+            continue
         text = obj.get("text")
         rows.append({"id": obj.get("id", number), "text": text if isinstance(text, str) else "",
                      "has_video": obj.get("has_video") is True,
                      "school": obj.get("school") if isinstance(obj.get("school"), str) else None})
     classifier = load_classifier(app.settings.classifier)
     for chunk in _chunks(rows, CLASSIFY_CHUNK):
-        verdicts = classifier.classify([ClassifyItem(r["text"], r["has_video"], r["school"]) for r in chunk])
-        for row, v in zip(chunk, verdicts):
+        good = [r for r in chunk if "error" not in r]
+        verdicts = iter(classifier.classify([ClassifyItem(r["text"], r["has_video"], r["school"]) for r in good]))
+        for row in chunk:
+            if "error" in row:
+                output.write(json.dumps(row, ensure_ascii=False) + "\n")
+                continue
+            v = next(verdicts)
             output.write(json.dumps({
                 "id": row["id"], "flag": v.flag, "score": v.score, "categories": dict(v.categories),
                 "severity": v.severity, "evidence": [{"start": e.start, "end": e.end, "text": e.text} for e in v.evidence],
                 "model_version": classifier.version,
             }, ensure_ascii=False) + "\n")
         output.flush()
+    if any("error" in r for r in rows):
+        sys.exit(1)
 
 
 @cli.group()

@@ -160,13 +160,14 @@ def test_classify_cli_matches_the_pipeline_path(classifier: TransformerClassifie
     data = tmp_path / "in.jsonl"
     data.write_bytes(b'{"id": "a", "text": "' + SAMPLE[0].encode() + b'"}\n'
                      b'{"id": "b", "text": "bad \xff\xfe bytes"}\n{"id": "c"}\n'
-                     b'{"id": 4, "text": "\xf0\x9f\x98\x80"}\n')
+                     b'{"id": 4, "text": "\xf0\x9f\x98\x80"}\nnot json\n')
     config = tmp_path / "config.toml"
     config.write_text(f'[classifier]\ncache_dir = "{settings.cache_dir}"\n')
     result = CliRunner().invoke(cli, ["--config", str(config), "classify", str(data)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines()]
-    assert [r["id"] for r in rows] == ["a", "b", "c", 4]
+    assert result.exit_code == 1, result.output  # the bad line is reported, the rest still scored
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r.get("id") for r in rows] == ["a", "b", "c", 4, None]
+    assert rows[4] == {"line": 5, "error": "not JSON: Expecting value"}
     expected = classifier.classify([ClassifyItem(SAMPLE[0])])[0]
     assert rows[0]["flag"] == expected.flag and rows[0]["score"] == pytest.approx(expected.score, abs=1e-6)
     assert rows[0]["model_version"] == classifier.version and rows[0]["evidence"]
