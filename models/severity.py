@@ -10,11 +10,14 @@ from monitor.classifier import CATEGORIES, SEVERITIES, severity_rank
 from monitor.errors import ConfigError
 
 SEVERITY_SIGNALS = ("weapon", "injury", "sexual", "video", "crowd", "school", "high_score")
+# Weapon and sexual categories start at medium because their own signal adds one: a weapon threat is
+# high, with an injury critical. A named school and a very high score are recorded as signals but add
+# nothing by default (most queued posts name a school; the scores are confident on most incidents).
 DEFAULT_BASE = {
-    "threat_weapon": "high", "sexual_misconduct": "high", "physical_violence": "medium", "extortion": "medium",
-    "teacher_misconduct": "medium", "bullying": "low", "cyberbullying": "low",
+    "threat_weapon": "medium", "sexual_misconduct": "medium", "physical_violence": "medium",
+    "extortion": "medium", "teacher_misconduct": "medium", "bullying": "low", "cyberbullying": "low",
 }
-DEFAULT_BUMP = {"weapon": 1, "injury": 1, "sexual": 1, "video": 1, "crowd": 1, "school": 1, "high_score": 1}
+DEFAULT_BUMP = {"weapon": 1, "injury": 1, "sexual": 1, "video": 1, "crowd": 1, "school": 0, "high_score": 0}
 
 
 @dataclass(frozen=True)

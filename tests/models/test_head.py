@@ -91,11 +91,13 @@ def test_severity_rules() -> None:
     cats = {"threat_weapon": 0.9, "bullying": 0.1}
     assert rules.severity(False, 0.99, cats, 0.5, {"weapon"}) == "none"
     assert rules.severity(True, 0.6, {"bullying": 0.7}, 0.5, set()) == "low"
-    assert rules.severity(True, 0.6, cats, 0.5, set()) == "high"
-    assert rules.severity(True, 0.95, cats, 0.5, {"weapon", "injury", "video"}) == "critical"
-    assert rules.severity(True, 0.6, {"bullying": 0.7}, 0.5, {"video", "crowd", "school"}) == "high"  # max_bump 2
-    custom = rules_from_config({"base": {"bullying": "medium"}, "bump": {"video": 0}, "max_bump": 1})
+    assert rules.severity(True, 0.6, cats, 0.5, {"weapon"}) == "high"
+    assert rules.severity(True, 0.95, cats, 0.5, {"weapon", "injury", "video"}) == "critical"  # max_bump 2
+    assert rules.severity(True, 0.99, {"bullying": 0.7}, 0.5, {"video", "school"}) == "medium"
+    assert rules.severity(True, 0.6, {"bullying": 0.7}, 0.5, {"video", "crowd", "injury"}) == "high"
+    custom = rules_from_config({"base": {"bullying": "medium"}, "bump": {"video": 0, "school": 1}, "max_bump": 1})
     assert custom.severity(True, 0.6, {"bullying": 0.7}, 0.5, {"video"}) == "medium"
+    assert custom.severity(True, 0.6, {"bullying": 0.7}, 0.5, {"school", "crowd"}) == "high"
     for bad in ({"basis": {}}, {"base": {"bullying": "huge"}}, {"bump": {"video": -1}}):
         with pytest.raises(ConfigError, match="severity_rules"):
             rules_from_config(bad)
