@@ -51,11 +51,11 @@ class PrototypeBaseline:
 
     def margins(self, embeddings: np.ndarray) -> np.ndarray:
         """max cosine to an incident prototype minus max cosine to a news prototype (> 0 means flag)."""
-        return (embeddings @ self.positive.T).max(axis=1) - (embeddings @ self.negative.T).max(axis=1)
+        return np.asarray((embeddings @ self.positive.T).max(axis=1) - (embeddings @ self.negative.T).max(axis=1))
 
     def scores_of(self, embeddings: np.ndarray) -> np.ndarray:
         """A score in (0, 1) for ranking metrics; >= 0.5 exactly when the margin is positive."""
-        return np.asarray(1.0 / (1.0 + np.exp(-self.margins(embeddings) * 50.0)))
+        return np.asarray(1.0 / (1.0 + np.exp(-self.margins(embeddings) * 50.0)), dtype=np.float64)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """scores_of the texts' embeddings."""

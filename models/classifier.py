@@ -92,7 +92,7 @@ class TransformerClassifier:
             # so the flags are those of fp32 while the rest keeps bf16's speed.
             near = np.flatnonzero(np.abs(probs[:, 0] - self.threshold) < self.recheck_margin)
             if len(near):
-                exact = self.encoder.pooled([texts[i] for i in near], self.head.layers, precision="fp32")
+                exact = self.encoder.pooled([texts[int(i)] for i in near], self.head.layers, precision="fp32")
                 probs[near] = self.head.probabilities(features(exact, lex[near]))
         return probs
 
@@ -116,7 +116,7 @@ class TransformerClassifier:
 
     def _signals(self, item: ClassifyItem, hits: Sequence[lexicon.Hit], cats: dict[str, float]) -> set[str]:
         found = lexicon.signals_of(hits)
-        signals = {s for s in ("injury", "crowd") if s in found}
+        signals: set[str] = {s for s in ("injury", "crowd") if s in found}
         if "threat_weapon" in found or cats["threat_weapon"] >= self.category_threshold:
             signals.add("weapon")
         if cats["sexual_misconduct"] >= self.category_threshold:

