@@ -117,3 +117,20 @@ def test_write_model_dir_reports_bad_source(tmp_path: Path) -> None:
     bad.write_bytes(b"E5S1" + struct.pack("<I", 1))
     with pytest.raises(ClassifierError, match="truncated"):
         write_model_dir(bad, tmp_path / "out")
+
+
+def _convert(args: tuple[str, str]) -> str:
+    return str(ensure_converted(Path(args[0]), Path(args[1])))
+
+
+def test_two_processes_converting_at_once_share_one_directory(tmp_path: Path) -> None:
+    import multiprocessing
+
+    source = tmp_path / "toy.bin"
+    source.write_bytes(toy_file(np.random.default_rng(8))[0])
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.map(_convert, [(str(tmp_path / "cache"), str(source))] * 2)
+    assert results[0] == results[1]
+    out = Path(results[0])
+    assert is_complete(out)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [out.name]  # no temp dirs left behind
