@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -34,7 +34,7 @@ BATCH = 500
 
 def synthetic_posts(n: int) -> list[Post]:
     """n distinct short posts in ru/kk/en mentioning places and schools."""
-    base = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
     out = []
     for i in range(n):
         text = f"{PLACES[i % len(PLACES)]}: {PHRASES[i % len(PHRASES)].format(n=i % 180)} #{i}"

@@ -131,3 +131,10 @@ def require_migrated(engine: Engine) -> None:
     if current_revisions(engine) != head_revisions():
         url = mask_url(engine.url.render_as_string(hide_password=False))
         raise DatabaseError(f"database {url} is not migrated to this version: run `monitor db upgrade`")
+
+
+def downgrade_all(engine: Engine) -> None:
+    """Undo every migration (tests and disaster recovery drills)."""
+    from alembic import command
+
+    command.downgrade(alembic_config(engine), "base")

@@ -13,18 +13,13 @@ _KK = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
 # Frequent Kazakh words written without the special letters (e.g. on keyboards without them)
 # and in the Latin alphabet of 2021, which Russian/English texts do not use.
 _KK_WORDS = frozenset(
-    "мен және бойынша туралы бұл осы мектеп мектепте мектебінде оқушы оқушылар оқушысы ауданы ауданында "
-    "қаласы қаласында облысы облысында жылы болды бар жоқ деп мектеби мектепте оқушылары "
-    "mektep mektepte mektebinde oqushy oqushylar audany audanynda qalasy qalasynda oblysy jane "
-    "boiynsha turaly bul osy boldy tobelesi tobelesti urip soqty".split()
+    ["мен", "және", "бойынша", "туралы", "бұл", "осы", "мектеп", "мектепте", "мектебінде", "оқушы", "оқушылар", "оқушысы", "ауданы", "ауданында", "қаласы", "қаласында", "облысы", "облысында", "жылы", "болды", "бар", "жоқ", "деп", "мектеби", "мектепте", "оқушылары", "mektep", "mektepte", "mektebinde", "oqushy", "oqushylar", "audany", "audanynda", "qalasy", "qalasynda", "oblysy", "jane", "boiynsha", "turaly", "bul", "osy", "boldy", "tobelesi", "tobelesti", "urip", "soqty"]
 )
 _EN_WORDS = frozenset(
-    "the and of to in a is was were school student students teacher police said with for on at by "
-    "from video pupils pupil boy girl after this that".split()
+    ["the", "and", "of", "to", "in", "a", "is", "was", "were", "school", "student", "students", "teacher", "police", "said", "with", "for", "on", "at", "by", "from", "video", "pupils", "pupil", "boy", "girl", "after", "this", "that"]
 )
 _RU_LATIN_WORDS = frozenset(
-    "shkola shkole shkoly shkolu uchenik ucheniki uchenika izbili bili drakа draka uchitel "
-    "uchitelnitsa klass klassa".split()
+    ["shkola", "shkole", "shkoly", "shkolu", "uchenik", "ucheniki", "uchenika", "izbili", "bili", "drakа", "draka", "uchitel", "uchitelnitsa", "klass", "klassa"]
 )
 
 

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 MediaType = Literal["photo", "video"]
@@ -113,7 +113,7 @@ def parse_datetime(value: Any) -> datetime:
         raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp has no UTC offset: {value!r}")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 _REQUIRED = ("platform", "external_id", "url", "text", "published_at")

@@ -16,7 +16,15 @@ from monitor.classifier import severity_rank
 from monitor.db import transaction
 from monitor.errors import InputError, NotFound, QueueError
 from monitor.tables import (
-    AuditEvent, Classification, Decision, Incident, Post, QueueItem, User, UTCDateTime, utcnow,
+    AuditEvent,
+    Classification,
+    Decision,
+    Incident,
+    Post,
+    QueueItem,
+    User,
+    UTCDateTime,
+    utcnow,
 )
 
 DECISIONS = ("confirmed", "dismissed", "escalated")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -14,7 +14,7 @@ from monitor.tables import Classification, Incident, QueueItem, User
 from monitor.tables import Post as PostRow
 from monitor.users import create_user
 
-BASE_TIME = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 _SEQ = itertools.count()
 
 

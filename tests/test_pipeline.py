@@ -14,7 +14,8 @@ import monitor.pipeline
 from monitor.config import ClassifierSettings, Settings
 from monitor.pipeline import Pipeline
 from monitor.posts import Snapshot
-from monitor.tables import AuditEvent, Classification, Post, QueueItem, Snapshot as SnapshotRow
+from monitor.tables import AuditEvent, Classification, Post, QueueItem
+from monitor.tables import Snapshot as SnapshotRow
 from tests.fakes import KeywordClassifier, TablePlaces
 from tests.helpers import BASE_TIME, make_post
 

@@ -9,7 +9,16 @@ from sqlmodel import select
 
 from monitor.errors import InputError, QueueError
 from monitor.queue import (
-    QueueFilter, add_note, bulk_decide, claim, claim_next, count_items, decide, expire_leases, list_items, release,
+    QueueFilter,
+    add_note,
+    bulk_decide,
+    claim,
+    claim_next,
+    count_items,
+    decide,
+    expire_leases,
+    list_items,
+    release,
 )
 from monitor.tables import AuditEvent, Decision, QueueItem, utcnow
 from tests.helpers import make_items, make_user
@@ -138,6 +147,5 @@ def test_audit_events_cannot_be_changed(sessions):
 
     (item_id,) = make_items(sessions, 1)
     claim(sessions, make_user(sessions), item_id)
-    with pytest.raises(sa.exc.DatabaseError):
-        with sessions() as s, s.begin():
-            s.execute(sa.text("DELETE FROM audit_event"))
+    with pytest.raises(sa.exc.DatabaseError), sessions() as s, s.begin():
+        s.execute(sa.text("DELETE FROM audit_event"))

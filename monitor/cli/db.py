@@ -18,7 +18,8 @@ def db() -> None:
 @pass_app
 def upgrade(app: App, revision: str) -> None:
     """Create or migrate the database schema to the newest version."""
-    from monitor.db import current_revisions, upgrade as run_upgrade
+    from monitor.db import current_revisions
+    from monitor.db import upgrade as run_upgrade
 
     engine = app.engine(migrated=False)
     run_upgrade(engine, revision)

@@ -8,10 +8,10 @@ Create Date: 2026-11-29 03:03:54.847368
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 import sqlmodel
-import monitor.tables
+from alembic import op
 
+import monitor.tables
 
 revision = '0001'
 down_revision = None
