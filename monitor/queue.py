@@ -46,7 +46,7 @@ def record_audit(
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """Conditions on the queue's denormalized columns; None means any."""
+    """Conditions on the queue's denormalized columns (severity means at least); None means any."""
 
     status: tuple[str, ...] | None = None
     severity: str | None = None
@@ -65,8 +65,10 @@ class QueueFilter:
         q = QueueItem
         if self.status:
             stmt = stmt.where(q.status.in_(self.status))  # type: ignore[attr-defined]
+        if self.severity is not None:  # "at least": high also lists critical items
+            stmt = stmt.where(q.severity_rank >= severity_rank(self.severity))  # type: ignore[operator]
         exact = {
-            "severity": self.severity, "category": self.category, "region": self.region,
+            "category": self.category, "region": self.region,
             "district": self.district, "school": self.school, "platform": self.platform,
             "language": self.language, "has_video": self.has_video,
         }

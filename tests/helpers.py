@@ -43,7 +43,7 @@ def make_items(sessions: sessionmaker[Session], n: int, *, district: str = "Talg
     ranks = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
     ids = []
     with transaction(sessions) as session:
-        for _ in range(n):
+        for k in range(n):
             i = next(_SEQ)
             incident = Incident(district=district)
             session.add(incident)
@@ -53,10 +53,10 @@ def make_items(sessions: sessionmaker[Session], n: int, *, district: str = "Talg
             session.add(post)
             session.flush()
             session.add(Classification(post_id=post.id or 0, model_version="m", score=0.9, flag=True))
-            sev = severities[i % len(severities)]
+            sev = severities[k % len(severities)]
             item = QueueItem(incident_id=incident.id or 0, post_id=post.id or 0, severity=sev,
                              severity_rank=ranks[sev], score=0.9, district=district,
-                             created_at=BASE_TIME + timedelta(seconds=i))
+                             created_at=BASE_TIME + timedelta(seconds=k))
             session.add(item)
             session.flush()
             ids.append(item.id or 0)

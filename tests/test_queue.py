@@ -149,3 +149,14 @@ def test_audit_events_cannot_be_changed(sessions):
     claim(sessions, make_user(sessions), item_id)
     with pytest.raises(sa.exc.DatabaseError), sessions() as s, s.begin():
         s.execute(sa.text("DELETE FROM audit_event"))
+
+
+def test_severity_filter_means_at_least(sessions):
+    ids = make_items(sessions, 4, severities=("low", "medium", "high", "critical"))
+    mod = make_user(sessions)
+    with sessions() as s:
+        assert [i.id for i in list_items(s, QueueFilter(severity="high"))] == [ids[3], ids[2]]
+        assert count_items(s, QueueFilter(severity="low")) == 4
+    assert claim_next(sessions, mod, filters=QueueFilter(severity="high")).id == ids[3]
+    assert claim_next(sessions, mod, filters=QueueFilter(severity="high")).id == ids[2]
+    assert claim_next(sessions, mod, filters=QueueFilter(severity="high")) is None

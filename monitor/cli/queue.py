@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlmodel import select
 
+from monitor.classifier import SEVERITIES
 from monitor.cli import App, cli, pass_app
 from monitor.errors import NotFound
 from monitor.queue import QueueFilter, count_items, list_items
@@ -26,7 +27,7 @@ def _item_record(item: QueueItem) -> dict[str, Any]:
 
 @queue.command("list")
 @click.option("--status", type=click.Choice(QUEUE_STATUSES), multiple=True, help="Repeatable.")
-@click.option("--severity")
+@click.option("--severity", type=click.Choice(SEVERITIES), help="At least this severity.")
 @click.option("--category")
 @click.option("--region")
 @click.option("--district")

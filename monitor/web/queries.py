@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from monitor import tables
 from monitor.classifier import CATEGORIES, SEVERITIES
 from monitor.errors import InputError
+from monitor.queue import QueueFilter
 from monitor.tables import QUEUE_STATUSES, QueueItem
 
 STATUS_CHOICES = ("open", *QUEUE_STATUSES, "all")
@@ -44,6 +45,19 @@ class QueueQuery:
     has_video: bool | None = None
     sort: str = "severity"
     page: int = 1
+
+    def to_filter(self, zone: ZoneInfo, *, with_status: bool = True) -> QueueFilter:
+        """The core queue filter for this query: the page, its counts and claim next all use it."""
+        status: tuple[str, ...] | None = None
+        if with_status and self.status != "all":
+            status = OPEN_STATUSES if self.status == "open" else (self.status,)
+        # Date range in local days: the ministry thinks in Almaty dates.
+        since = datetime.combine(self.date_from, time(), zone) if self.date_from else None
+        until = datetime.combine(self.date_to + timedelta(days=1), time(), zone) if self.date_to else None
+        return QueueFilter(status=status, severity=self.severity or None, category=self.category or None,
+                           region=self.region or None, district=self.district or None, school=self.school or None,
+                           platform=self.platform or None, language=self.language or None,
+                           has_video=self.has_video, since=since, until=until)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""
@@ -106,28 +120,6 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
     )
 
 
-def _conditions(q: QueueQuery, zone: ZoneInfo, *, with_status: bool = True) -> list[Any]:
-    where: list[Any] = []
-    if with_status and q.status == "open":
-        where.append(col(QueueItem.status).in_(OPEN_STATUSES))
-    elif with_status and q.status != "all":
-        where.append(col(QueueItem.status) == q.status)
-    if q.severity:
-        where.append(col(QueueItem.severity_rank) >= SEVERITIES.index(q.severity))
-    for key in TEXT_FILTERS:
-        value = getattr(q, key)
-        if value:
-            where.append(getattr(QueueItem, key) == value)
-    if q.has_video is not None:
-        where.append(col(QueueItem.has_video).is_(q.has_video))
-    # Date range in local days: the ministry thinks in Almaty dates.
-    if q.date_from:
-        where.append(col(QueueItem.created_at) >= datetime.combine(q.date_from, time(), zone))
-    if q.date_to:
-        where.append(col(QueueItem.created_at) < datetime.combine(q.date_to + timedelta(days=1), time(), zone))
-    return where
-
-
 @dataclass(frozen=True, slots=True)
 class QueueRow:
     """One row of the queue page: the item plus a short preview of its main post."""
@@ -152,13 +144,12 @@ class QueuePage:
 
 def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) -> QueuePage:
     """One page of queue items matching the query, newest severity first by default."""
-    where = _conditions(q, zone)
-    stmt = select(QueueItem).where(*where).order_by(*SORTS[q.sort]).limit(page_size)
+    stmt = q.to_filter(zone).apply(select(QueueItem)).order_by(*SORTS[q.sort]).limit(page_size)
     stmt = stmt.offset((q.page - 1) * page_size)
     items = list(session.exec(stmt))
     # Counts per status under the other filters: one grouped index scan instead of one count each.
     counted = session.exec(
-        select(QueueItem.status, sa.func.count()).where(*_conditions(q, zone, with_status=False))
+        q.to_filter(zone, with_status=False).apply(select(QueueItem.status, sa.func.count()))
         .group_by(QueueItem.status)
     ).all()
     status_counts = {s: 0 for s in QUEUE_STATUSES}

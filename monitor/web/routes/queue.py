@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -35,11 +35,7 @@ def _choices(request: Request) -> dict[str, list[str]]:
 
 def to_filter(q: QueueQuery, request: Request) -> QueueFilter:
     """The core queue's filter for the same query (claim next takes the moderator's current filters)."""
-    zone = request.app.state.web.zone
-    since = datetime.combine(q.date_from, datetime.min.time(), zone) if q.date_from else None
-    until = datetime.combine(q.date_to + timedelta(days=1), datetime.min.time(), zone) if q.date_to else None
-    return QueueFilter(category=q.category, region=q.region, district=q.district, school=q.school,
-                       platform=q.platform, language=q.language, has_video=q.has_video, since=since, until=until)
+    return q.to_filter(request.app.state.web.zone, with_status=False)
 
 
 @router.get("/")
