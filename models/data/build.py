@@ -18,18 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from models.data.translit import to_latin
+from monitor.classifier import CATEGORIES
 
 DATA_DIR = Path(__file__).resolve().parent
 FRAGMENT_DIR = DATA_DIR / "fragments"
-CATEGORIES = (
-    "physical_violence",
-    "bullying",
-    "cyberbullying",
-    "extortion",
-    "sexual_misconduct",
-    "teacher_misconduct",
-    "threat_weapon",
-)
 GROUPS = ("ru", "kk", "en", "mixed", "translit")
 SPLITS = ("train", "dev")
 SEED = 20261129
