@@ -26,8 +26,8 @@ class Example:
     kind: str = ""
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank JSON line; invalid UTF-8 is replaced, never dropped."""
+def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, object or why the line is not one) for each non-blank line; bad UTF-8 becomes U+FFFD."""
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -39,9 +39,16 @@ def read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{number}: not a JSON object: {e.msg}") from e
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+            yield number, f"not JSON: {e.msg}"
+            continue
+        yield number, obj if isinstance(obj, dict) else f"expected a JSON object, got {type(obj).__name__}"
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank JSON line; InputError at the first line that is not one."""
+    for number, obj in json_lines(path):
+        if isinstance(obj, str):
+            raise InputError(f"{path}:{number}: {obj}")
         yield number, obj
 
 

@@ -103,9 +103,8 @@ class Pipeline:
     def _locate(self, text: str) -> _Places:
         if self.places is None:
             return _Places()
-        matches = self.places.match(text)
-        return _Places(matches[0] if matches else None, [_place_dict(m) for m in matches],
-                       self.places.has_education_context(text))
+        matches, education = self.places.analyze(text)
+        return _Places(matches[0] if matches else None, [_place_dict(m) for m in matches], education)
 
     def _prepare(self, post: Post) -> _Prepared:
         where = self._locate(post.text)
@@ -319,10 +318,8 @@ class Pipeline:
             post.incident_id = incident.id
             session.add(post)
             session.flush()
-        before = session.exec(select(tables.QueueItem.id).where(
-            tables.QueueItem.incident_id == incident.id)).first()
-        enqueue(session, post, classification, incident)
-        return 0 if before else 1
+        _, created = enqueue(session, post, classification, incident)
+        return int(created)
 
     # -- backlog -----------------------------------------------------------------------------
 

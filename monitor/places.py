@@ -56,6 +56,10 @@ class Places(Protocol):
 
     def has_education_context(self, text: str) -> bool: ...
 
+    def analyze(self, text: str) -> tuple[list[PlaceMatch], bool]:
+        """Both answers from one pass: (matches best first, has education context)."""
+        ...
+
 
 def _words_regex(words: Iterable[str], *, before: bool) -> re.Pattern[str]:
     """Any of `words` right before (or right after) a position; a word ending in "." is exact, others prefixes."""
@@ -117,7 +121,6 @@ class Gazetteer:
         self._known = {(t.district, t.school): t for t in known_schools} | {
             (t.town, t.school): t for t in known_schools if t.town
         }
-        self._last: tuple[str, list[PlaceMatch], bool] | None = None
 
     @classmethod
     def load(cls, settings: PlacesSettings, data_dir: Path = DATA_DIR) -> Gazetteer:
@@ -136,16 +139,14 @@ class Gazetteer:
 
     def match(self, text: str) -> list[PlaceMatch]:
         """Places and schools in `text`, best first (most specific, most confident), watched regions only."""
-        return self._analyze(text)[0]
+        return self.analyze(text)[0]
 
     def has_education_context(self, text: str) -> bool:
         """True when the text mentions a school, pupils, teachers, classes or minors (ru/kk/en)."""
-        return self._analyze(text)[1]
+        return self.analyze(text)[1]
 
-    def _analyze(self, text: str) -> tuple[list[PlaceMatch], bool]:
-        last = self._last
-        if last is not None and last[0] is text:
-            return last[1], last[2]
+    def analyze(self, text: str) -> tuple[list[PlaceMatch], bool]:
+        """Places best first and whether the text has an education context, from one automaton pass."""
         norm = normalize(text)
         hits: list[_Hit] = []
         blocked: list[tuple[int, int]] = []
@@ -174,7 +175,6 @@ class Gazetteer:
             [m for m in schools if m.region is None or m.region in self.regions]
             + [_to_match(h) for h in places if h.target.region in self.regions]
         )
-        self._last = (text, matches, has_edu or bool(schools))
         return matches, has_edu or bool(schools)
 
     def _check(self, text: str, norm: str, start: int, end: int, rule: NameRule) -> _Hit | None:

@@ -122,8 +122,10 @@ def _get_for_update(session: Session, item_id: int) -> QueueItem:
     return item
 
 
-def enqueue(session: Session, post: Post, classification: Classification, incident: Incident) -> QueueItem:
-    """Put the incident of a flagged post in the queue, or raise its open item's severity/score."""
+def enqueue(
+    session: Session, post: Post, classification: Classification, incident: Incident
+) -> tuple[QueueItem, bool]:
+    """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new."""
     item = session.exec(_locked(session, select(QueueItem).where(QueueItem.incident_id == incident.id))).first()
     rank = severity_rank(classification.severity)
     cats = sorted(classification.categories.items(), key=lambda kv: kv[1], reverse=True)
@@ -149,7 +151,7 @@ def enqueue(session: Session, post: Post, classification: Classification, incide
         session.flush()
         record_audit(session, "system", "queue.enqueue", "queue_item", item.id, post_id=post.id,
                      score=round(classification.score, 4), severity=classification.severity)
-        return item
+        return item, True
     item.post_count = session.exec(
         select(sa.func.count()).select_from(Post).where(Post.incident_id == incident.id)
     ).one()
@@ -159,7 +161,7 @@ def enqueue(session: Session, post: Post, classification: Classification, incide
     item.updated_at = utcnow()
     session.add(item)
     record_audit(session, "system", "queue.join", "queue_item", item.id, post_id=post.id)
-    return item
+    return item, False
 
 
 def _claimable(now: datetime) -> Any:

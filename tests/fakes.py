@@ -69,6 +69,9 @@ class TablePlaces:
                                       (i, i + len(name)), 0.9))
         return out
 
+    def analyze(self, text: str) -> tuple[list[PlaceMatch], bool]:
+        return self.match(text), self.has_education_context(text)
+
     def has_education_context(self, text: str) -> bool:
         low = text.casefold()
         return any(w in low for w in ("школ", "school", "мектеп", "ученик", "оқушы"))

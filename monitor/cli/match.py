@@ -19,7 +19,7 @@ def match(app: App, text: tuple[str, ...], as_json: bool) -> None:
 
     gazetteer = Gazetteer.load(app.settings.places)
     joined = " ".join(text)
-    matches = gazetteer.match(joined)
+    matches, education = gazetteer.analyze(joined)
     if as_json:
         click.echo(json.dumps([m.to_dict() for m in matches], ensure_ascii=False))
         return
@@ -29,5 +29,5 @@ def match(app: App, text: tuple[str, ...], as_json: bool) -> None:
         where = " / ".join(p for p in (m.region, m.district, m.town, m.school) if p)
         start, end = m.span
         click.echo(f"{where}  [{joined[start:end]!r} at {start}-{end}, confidence {m.confidence:.2f}]")
-    context = "yes" if gazetteer.has_education_context(joined) else "no"
+    context = "yes" if education else "no"
     click.echo(f"school/education context: {context}")

@@ -124,25 +124,14 @@ def classify(app: App, file: Path, output: TextIO) -> None:
     A line that is not a JSON object gets {"line": N, "error": ...} in its place (exit status 1).
     """
     from models import load_classifier
+    from models.dataset import json_lines
     from monitor.classifier import ClassifyItem
-    from monitor.errors import InputError
 
-    try:
-        raw = file.read_bytes()
-    except OSError as e:
-        raise InputError(f"{file}: cannot read: {e.strerror}") from e
     rows: list[dict[str, Any]] = []
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            obj = f"not JSON: {e.msg}"
-        if not isinstance(obj, dict):
-            reason = obj if isinstance(obj, str) else f"expected a JSON object, got {type(obj).__name__}"
-            rows.append({"line": number, "error": reason})
-            click.echo(f"{file}:{number}: {reason}", err=True)
+    for number, obj in json_lines(file):
+        if isinstance(obj, str):
+            rows.append({"line": number, "error": obj})
+            click.echo(f"{file}:{number}: {obj}", err=True)
             continue
         text = obj.get("text")
         rows.append({"id": obj.get("id", number), "text": text if isinstance(text, str) else "",
