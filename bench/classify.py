@@ -20,8 +20,8 @@ import numpy as np
 
 from models.classifier import TransformerClassifier, load_classifier
 from models.encoder import load_encoder, physical_cores
-from monitor.classifier import ClassifyItem
-from monitor.config import load_settings
+from monitor.core.classification import ClassifyItem
+from monitor.core.config import load_settings
 
 TOKENS_PER_POST = 64
 BASES = (

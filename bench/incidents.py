@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from monitor.config import DatabaseSettings, Settings
-from monitor.db import create_db_engine, session_factory, transaction, upgrade
-from monitor.incidents import assign_incident
-from monitor.tables import Incident, Post
+from monitor.core.config import DatabaseSettings, Settings
+from monitor.core.db import create_db_engine, session_factory, transaction, upgrade
+from monitor.ingest.incidents.store import assign_incident
+from monitor.core.tables import Incident, Post
 
 TOWNS = [("Karasai", "Kaskelen", "в Каскелене"), ("Talgar", "Talgar", "в Талгаре"), ("Konaev", "Konaev", "в Конаеве"),
          ("Taldykorgan", "Taldykorgan", "в Талдыкоргане"), ("Enbekshikazakh", "Esik", "в Есике")]

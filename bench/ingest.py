@@ -18,12 +18,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from monitor.config import DatabaseSettings, Settings
-from monitor.db import create_db_engine, normalize_url, session_factory, upgrade
-from monitor.pipeline import Pipeline
-from monitor.places import Gazetteer
-from monitor.posts import Media, Post
-from monitor.queue import claim_next
+from monitor.core.config import DatabaseSettings, Settings
+from monitor.core.db import create_db_engine, normalize_url, session_factory, upgrade
+from monitor.ingest.pipeline import Pipeline
+from monitor.core.places.gazetteer import Gazetteer
+from monitor.core.posts import Media, Post
+from monitor.review.queue import claim_next
 
 PLACES = ["Талгаре", "Каскелене", "Қонаев қаласында", "Taldykorgan", "Есик", "Узынагаше", "Алматы"]
 PHRASES = ["ученики школы №{n} провели олимпиаду", "{n}-мектеп оқушылары жарысқа қатысты",

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.config import PlacesSettings
-from monitor.places import Gazetteer
+from monitor.core.config import PlacesSettings
+from monitor.core.places.gazetteer import Gazetteer
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "places" / "cases.tsv"
 HOLDOUT = CASES.with_name("holdout.tsv")

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.classifier import SEVERITIES
-from monitor.config import DatabaseSettings, Settings
-from monitor.db import create_db_engine, normalize_url, session_factory, upgrade
-from monitor.digest import collect, render
-from monitor.locks import run_once
-from monitor.tables import Incident, Post, QueueItem
+from monitor.core.classification import SEVERITIES
+from monitor.core.config import DatabaseSettings, Settings
+from monitor.core.db import create_db_engine, normalize_url, session_factory, upgrade
+from monitor.notify.digest import collect, render
+from monitor.core.locks import run_once
+from monitor.core.tables import Incident, Post, QueueItem
 
 DISTRICTS = ["Karasai", "Talgar", "Ili", "Enbekshikazakh", "Balkhash", "Zhambyl", "Taldykorgan", "Konaev"]
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)

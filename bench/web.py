@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from monitor.config import DatabaseSettings, Settings, WebSettings
-from monitor.db import create_db_engine, normalize_url, session_factory, upgrade
-from monitor.users import create_user
+from monitor.core.config import DatabaseSettings, Settings, WebSettings
+from monitor.core.db import create_db_engine, normalize_url, session_factory, upgrade
+from monitor.review.users import create_user
 from monitor.web import create_app
 
 DISTRICTS = 20

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from models.classifier import TransformerClassifier
-    from monitor.config import ClassifierSettings
+    from monitor.core.config import ClassifierSettings
 
 
 def load_classifier(settings: ClassifierSettings) -> TransformerClassifier:

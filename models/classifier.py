@@ -13,9 +13,9 @@ from models.encoder import Encoder, load_encoder
 from models.head import OUTPUTS, Head, features, load_head
 from models.registry import model_dir, trained_root
 from models.severity import SeverityRules, rules_from_config
-from monitor.classifier import CATEGORIES, ClassifyItem, Evidence, Verdict
-from monitor.config import ClassifierSettings
-from monitor.errors import ClassifierError
+from monitor.core.classification import CATEGORIES, ClassifyItem, Evidence, Verdict
+from monitor.core.config import ClassifierSettings
+from monitor.core.errors import ClassifierError
 
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|$)", re.MULTILINE)
 MAX_EVIDENCE_SENTENCES = 16

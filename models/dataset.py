@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.classifier import CATEGORIES
-from monitor.errors import InputError
+from monitor.core.classification import CATEGORIES
+from monitor.core.errors import InputError
 
 LANGS = ("ru", "kk", "en", "mixed", "translit")
 
@@ -88,7 +88,7 @@ def from_decisions(sessions: Any) -> list[Example]:
     """Decided queue items as examples: confirmed -> flag 1 with the item's categories, dismissed -> 0."""
     import sqlalchemy as sa
 
-    from monitor import tables
+    from monitor.core import tables
 
     decision = tables.Decision.__table__  # type: ignore[attr-defined]
     item = tables.QueueItem.__table__  # type: ignore[attr-defined]

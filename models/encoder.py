@@ -14,8 +14,8 @@ import numpy as np
 
 from models.convert import ensure_converted, is_complete
 from models.romanized import for_encoder
-from monitor.config import ClassifierSettings
-from monitor.errors import ClassifierError
+from monitor.core.config import ClassifierSettings
+from monitor.core.errors import ClassifierError
 
 PASSAGE = "passage: "
 QUERY = "query: "

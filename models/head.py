@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from models.lexicon import SIGNALS
-from monitor.classifier import CATEGORIES
-from monitor.errors import ClassifierError
+from monitor.core.classification import CATEGORIES
+from monitor.core.errors import ClassifierError
 
 OUTPUTS: tuple[str, ...] = ("flag", *CATEGORIES)
 HEAD_FILE = "head.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.errors import ClassifierError
+from monitor.core.errors import ClassifierError
 
 MAGIC = b"E5S1"
 QK = 32

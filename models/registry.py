@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from monitor.config import ClassifierSettings
-from monitor.errors import ClassifierError
+from monitor.core.config import ClassifierSettings
+from monitor.core.errors import ClassifierError
 
 CURRENT = "CURRENT"
 METRICS_FILE = "metrics.json"

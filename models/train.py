@@ -31,9 +31,9 @@ from models.head import (
 from models.metrics import report
 from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
 from models.romanized import for_encoder
-from monitor.classifier import CATEGORIES
-from monitor.config import ClassifierSettings
-from monitor.errors import ClassifierError, InputError
+from monitor.core.classification import CATEGORIES
+from monitor.core.config import ClassifierSettings
+from monitor.core.errors import ClassifierError, InputError
 
 SEED = 20261129
 CALIBRATION_FRACTION = 0.15

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.posts import Post
+from monitor.core.posts import Post
 from scrapers import generic, news, telegram, vk, youtube
 from scrapers.base import Page, Scraper, ScraperFactory
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
-from monitor.config import HttpSettings, SourceSettings
-from monitor.errors import ConfigError
-from monitor.http import HttpClient, Response
-from monitor.posts import Post, Snapshot
+from monitor.core.config import HttpSettings, SourceSettings
+from monitor.core.errors import ConfigError
+from monitor.ingest.http import HttpClient, Response
+from monitor.core.posts import Post, Snapshot
 
 # Bound on remembered ids for sources without ordered ids (news, generic pages).
 SEEN_LIMIT = 1000

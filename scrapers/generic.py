@@ -13,10 +13,10 @@ from bs4 import BeautifulSoup, Tag
 from soupsieve import SelectorSyntaxError
 from soupsieve import compile as compile_css
 
-from monitor.config import HttpSettings, SourceSettings
-from monitor.errors import ConfigError
-from monitor.http import HttpClient, decode_body
-from monitor.posts import Post, parse_datetime
+from monitor.core.config import HttpSettings, SourceSettings
+from monitor.core.errors import ConfigError
+from monitor.ingest.http import HttpClient, decode_body
+from monitor.core.posts import Post, parse_datetime
 from scrapers.base import Page, options, remember, with_snapshot
 
 PLATFORM = "generic"

@@ -16,10 +16,10 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from monitor.config import HttpSettings, SourceSettings
-from monitor.errors import ConfigError, ScrapeError
-from monitor.http import HttpClient, Response, decode_body
-from monitor.posts import Media, Post, parse_datetime
+from monitor.core.config import HttpSettings, SourceSettings
+from monitor.core.errors import ConfigError, ScrapeError
+from monitor.ingest.http import HttpClient, Response, decode_body
+from monitor.core.posts import Media, Post, parse_datetime
 from scrapers.base import Page, options, remember, with_snapshot
 
 PLATFORM = "news"

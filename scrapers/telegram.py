@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 from lxml import etree
 
-from monitor.config import HttpSettings, SourceSettings
-from monitor.errors import ConfigError, ScrapeError
-from monitor.http import HttpClient, Response, Unreachable, decode_body
-from monitor.posts import Media, Post
+from monitor.core.config import HttpSettings, SourceSettings
+from monitor.core.errors import ConfigError, ScrapeError
+from monitor.ingest.http import HttpClient, Response, Unreachable, decode_body
+from monitor.core.posts import Media, Post
 from scrapers.base import Page, options, with_snapshot
 
 PLATFORM = "telegram"

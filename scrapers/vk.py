@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from monitor.config import HttpSettings, SourceSettings
-from monitor.errors import ConfigError, ScrapeError
-from monitor.http import HttpClient, Response
-from monitor.posts import Media, Post
+from monitor.core.config import HttpSettings, SourceSettings
+from monitor.core.errors import ConfigError, ScrapeError
+from monitor.ingest.http import HttpClient, Response
+from monitor.core.posts import Media, Post
 from scrapers.base import Page, options, utc_from_timestamp, with_snapshot
 
 PLATFORM = "vk"

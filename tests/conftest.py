@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel
 
-from monitor.config import DatabaseSettings, Settings
-from monitor.db import create_db_engine, normalize_url, session_factory, upgrade
+from monitor.core.config import DatabaseSettings, Settings
+from monitor.core.db import create_db_engine, normalize_url, session_factory, upgrade
 
 PG_ENV = "MONITOR_TEST_DATABASE_URL"
 

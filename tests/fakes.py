@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from monitor.classifier import CATEGORIES, ClassifyItem, Evidence, Verdict
-from monitor.places import PlaceMatch
+from monitor.core.classification import CATEGORIES, ClassifyItem, Evidence, Verdict
+from monitor.core.places.gazetteer import PlaceMatch
 
 KEYWORDS = {
     "physical_violence": ("избили", "драка", "fight", "beat", "төбелес", "ұрып"),

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.db import transaction
-from monitor.posts import Media, Post
-from monitor.tables import Classification, Incident, QueueItem, User
-from monitor.tables import Post as PostRow
-from monitor.users import create_user
+from monitor.core.db import transaction
+from monitor.core.posts import Media, Post
+from monitor.core.tables import Classification, Incident, QueueItem, User
+from monitor.core.tables import Post as PostRow
+from monitor.review.users import create_user
 
 BASE_TIME = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 _SEQ = itertools.count()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.config import load_settings, mask_url
-from monitor.errors import ConfigError
+from monitor.core.config import load_settings, mask_url
+from monitor.core.errors import ConfigError
 
 
 def _write(tmp_path, text):

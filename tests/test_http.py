@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from monitor.config import HttpSettings
-from monitor.errors import ScrapeError
-from monitor.http import (
+from monitor.core.config import HttpSettings
+from monitor.core.errors import ScrapeError
+from monitor.ingest.http import (
     HttpClient,
     ResponseTooLarge,
     RobotsDisallowed,

@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.config import PlacesSettings, Settings
-from monitor.errors import InputError, NotFound, QueueError
-from monitor.incident_match import numbers_conflict, text_similarity, text_tokens
-from monitor.incidents import assign_incident, split_incident
-from monitor.pipeline import Pipeline
-from monitor.places import Gazetteer
-from monitor.posts import Media, Post
-from monitor.tables import AuditEvent, Incident, QueueItem
-from monitor.tables import Post as PostRow
-from monitor.users import create_user
+from monitor.core.config import PlacesSettings, Settings
+from monitor.core.errors import InputError, NotFound, QueueError
+from monitor.ingest.incidents.match import numbers_conflict, text_similarity, text_tokens
+from monitor.ingest.incidents.store import assign_incident, split_incident
+from monitor.ingest.pipeline import Pipeline
+from monitor.core.places.gazetteer import Gazetteer
+from monitor.core.posts import Media, Post
+from monitor.core.tables import AuditEvent, Incident, QueueItem
+from monitor.core.tables import Post as PostRow
+from monitor.review.users import create_user
 from tests.fakes import KeywordClassifier
 
 T0 = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)

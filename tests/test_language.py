@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.language import detect_language
+from monitor.ingest.language import detect_language
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import monitor.tables  # noqa: F401
-from monitor.db import current_revisions, downgrade_all, head_revisions, upgrade
+import monitor.core.tables  # noqa: F401
+from monitor.core.db import current_revisions, downgrade_all, head_revisions, upgrade
 
 
 def test_migrated_schema_matches_tables(engine):

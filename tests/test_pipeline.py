@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-import monitor.pipeline
-from monitor.config import ClassifierSettings, Settings
-from monitor.pipeline import Pipeline
-from monitor.posts import Snapshot
-from monitor.tables import AuditEvent, Classification, Post, QueueItem
-from monitor.tables import Snapshot as SnapshotRow
+import monitor.ingest.pipeline
+from monitor.core.config import ClassifierSettings, Settings
+from monitor.ingest.pipeline import Pipeline
+from monitor.core.posts import Snapshot
+from monitor.core.tables import AuditEvent, Classification, Post, QueueItem
+from monitor.core.tables import Snapshot as SnapshotRow
 from tests.fakes import KeywordClassifier, TablePlaces
 from tests.helpers import BASE_TIME, make_post
 
@@ -104,7 +104,7 @@ def test_same_content_across_sources_is_linked_into_one_incident(pipeline, sessi
 
 
 def test_crash_mid_batch_leaves_nothing_half_written(pipeline, sessions, monkeypatch):
-    real = monitor.pipeline.enqueue
+    real = monitor.ingest.pipeline.enqueue
     calls = {"n": 0}
 
     def failing(*args, **kwargs):
@@ -113,13 +113,13 @@ def test_crash_mid_batch_leaves_nothing_half_written(pipeline, sessions, monkeyp
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(monitor.pipeline, "enqueue", failing)
+    monkeypatch.setattr(monitor.ingest.pipeline, "enqueue", failing)
     posts = [make_post(i, f"В Талгаре в школе №{i} избили ученика") for i in range(5)]
     with pytest.raises(RuntimeError, match="disk full"):
         pipeline.ingest(posts)
     for table in (Post, Classification, QueueItem, SnapshotRow, AuditEvent):
         assert _count(sessions, table) == 0, table
-    monkeypatch.setattr(monitor.pipeline, "enqueue", real)
+    monkeypatch.setattr(monitor.ingest.pipeline, "enqueue", real)
     assert pipeline.ingest(posts).enqueued == 5  # the retry completes the batch
 
 

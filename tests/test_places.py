@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from bench.match import Case, best, evaluate, load_cases
-from monitor.config import PlacesSettings
-from monitor.errors import ConfigError
-from monitor.placenames import load_place_file, normalize
-from monitor.places import Gazetteer
+from monitor.core.config import PlacesSettings
+from monitor.core.errors import ConfigError
+from monitor.core.places.names import load_place_file, normalize
+from monitor.core.places.gazetteer import Gazetteer
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_FILE = Path(__file__).parent / "fixtures" / "places" / "cases.tsv"

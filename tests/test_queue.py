@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from monitor.errors import InputError, QueueError
-from monitor.queue import (
+from monitor.core.errors import InputError, QueueError
+from monitor.review.queue import (
     QueueFilter,
     add_note,
     bulk_decide,
@@ -20,7 +20,7 @@ from monitor.queue import (
     list_items,
     release,
 )
-from monitor.tables import AuditEvent, Decision, QueueItem, utcnow
+from monitor.core.tables import AuditEvent, Decision, QueueItem, utcnow
 from tests.helpers import make_items, make_user
 
 
@@ -86,7 +86,7 @@ def test_dismiss_needs_reason_and_viewer_cannot_decide(sessions):
 
 
 def test_escalated_item_raises_an_alert_and_can_be_decided_later(sessions):
-    from monitor.tables import Alert
+    from monitor.core.tables import Alert
 
     (item_id,) = make_items(sessions, 1)
     mod = make_user(sessions)

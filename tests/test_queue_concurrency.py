@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from monitor.config import DatabaseSettings
-from monitor.db import create_db_engine, session_factory
-from monitor.queue import claim_next, decide
-from monitor.tables import AuditEvent, Decision, QueueItem
+from monitor.core.config import DatabaseSettings
+from monitor.core.db import create_db_engine, session_factory
+from monitor.review.queue import claim_next, decide
+from monitor.core.tables import AuditEvent, Decision, QueueItem
 from tests.helpers import make_items, make_user
 
 WORKERS = 20

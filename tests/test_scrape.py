@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor import tables
+from monitor.core import tables
 from monitor.cli import main
-from monitor.config import HttpSettings, Settings
-from monitor.errors import NotFound
-from monitor.pipeline import Pipeline
-from monitor.scrape import run_sources, select_sources, sync_sources
+from monitor.core.config import HttpSettings, Settings
+from monitor.core.errors import NotFound
+from monitor.ingest.pipeline import Pipeline
+from monitor.ingest.scrape import run_sources, select_sources, sync_sources
 from tests.scrapers.helpers import Recorded, fixture, html, http_client, source
 
 CH = "zhetysu_mektep"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from models.data.translit import to_latin
-from monitor.classifier import CATEGORIES
+from monitor.core.classification import CATEGORIES
 
 DATA_DIR = Path(__file__).resolve().parent
 FRAGMENT_DIR = DATA_DIR / "fragments"

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.config import DEFAULT_CONFIG, Settings, load_settings
-from monitor.errors import MonitorError
+from monitor.core.config import DEFAULT_CONFIG, Settings, load_settings
+from monitor.core.errors import MonitorError
 
 
 @dataclass
@@ -28,7 +28,7 @@ class App:
 
     def engine(self, *, migrated: bool = True) -> Engine:
         """The database engine; by default refuses a database that is not migrated."""
-        from monitor.db import check_connection, create_db_engine, require_migrated
+        from monitor.core.db import check_connection, create_db_engine, require_migrated
 
         if self._engine is None:
             self._engine = create_db_engine(self.settings.database)
@@ -40,7 +40,7 @@ class App:
 
     def sessions(self) -> sessionmaker[Session]:
         """A session factory on the migrated database."""
-        from monitor.db import session_factory
+        from monitor.core.db import session_factory
 
         return session_factory(self.engine())
 

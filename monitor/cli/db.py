@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from monitor.cli import App, cli, pass_app
-from monitor.config import mask_url
+from monitor.core.config import mask_url
 
 
 @cli.group()
@@ -18,8 +18,8 @@ def db() -> None:
 @pass_app
 def upgrade(app: App, revision: str) -> None:
     """Create or migrate the database schema to the newest version."""
-    from monitor.db import current_revisions
-    from monitor.db import upgrade as run_upgrade
+    from monitor.core.db import current_revisions
+    from monitor.core.db import upgrade as run_upgrade
 
     engine = app.engine(migrated=False)
     run_upgrade(engine, revision)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from monitor.cli import App, cli, pass_app
-from monitor.errors import InputError, NotFound
-from monitor.mail import MailError
+from monitor.core.errors import InputError, NotFound
+from monitor.notify.mail import MailError
 
 
 @cli.command()
@@ -29,9 +29,9 @@ from monitor.mail import MailError
 @pass_app
 def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name: str | None) -> None:
     """The daily digest email: --preview [--out FILE], --send [--force], --status."""
-    from monitor.digest import recipient_lists
-    from monitor.digest_runs import preview, recent_runs, run_digests, send_list
-    from monitor.tables import utcnow
+    from monitor.notify.digest import recipient_lists
+    from monitor.notify.digest_runs import preview, recent_runs, run_digests, send_list
+    from monitor.core.tables import utcnow
 
     if mode is None:
         raise click.UsageError("give one of --preview, --send or --status")
@@ -65,7 +65,7 @@ def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name:
         if out.suffix.lower() in {".html", ".htm"}:
             out.write_text(rendered.html, encoding="utf-8")
         elif out.suffix.lower() == ".eml":
-            from monitor.mail import build_message
+            from monitor.notify.mail import build_message
 
             message = build_message(
                 rendered.subject, rendered.text, rendered.html, settings.smtp.from_addr, lists[0].recipients

@@ -22,9 +22,9 @@ def ingest(app: App, file: click.utils.LazyFile, no_classify: bool) -> None:
     optional "author", "media": [{"type": "photo"|"video", "url", "thumbnail_url"}]}.
     Exit status 0 when every line was good, 1 when some were skipped.
     """
-    from monitor.parts import build_pipeline
-    from monitor.pipeline import IngestResult
-    from monitor.posts import Post, read_jsonl
+    from monitor.service.parts import build_pipeline
+    from monitor.ingest.pipeline import IngestResult
+    from monitor.core.posts import Post, read_jsonl
 
     pipeline = build_pipeline(app.settings, app.sessions(), classify=not no_classify)
     total = IngestResult()

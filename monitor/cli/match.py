@@ -15,7 +15,7 @@ from monitor.cli import App, cli, pass_app
 @pass_app
 def match(app: App, text: tuple[str, ...], as_json: bool) -> None:
     """Find places and schools of the watched regions in TEXT (ru, kk in both alphabets, en); best first."""
-    from monitor.places import Gazetteer
+    from monitor.core.places.gazetteer import Gazetteer
 
     gazetteer = Gazetteer.load(app.settings.places)
     joined = " ".join(text)

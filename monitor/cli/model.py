@@ -86,7 +86,7 @@ def evaluate(app: App, file: Path, as_json: bool) -> None:
     from models.baseline import PrototypeBaseline
     from models.dataset import read_examples
     from models.metrics import format_report, report
-    from monitor.classifier import CATEGORIES
+    from monitor.core.classification import CATEGORIES
 
     settings = app.settings.classifier
     examples = read_examples(file)
@@ -125,7 +125,7 @@ def classify(app: App, file: Path, output: TextIO) -> None:
     """
     from models import load_classifier
     from models.dataset import json_lines
-    from monitor.classifier import ClassifyItem
+    from monitor.core.classification import ClassifyItem
 
     rows: list[dict[str, Any]] = []
     for number, obj in json_lines(file):

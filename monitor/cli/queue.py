@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import click
 from sqlmodel import select
 
-from monitor.classifier import SEVERITIES
+from monitor.core.classification import SEVERITIES
 from monitor.cli import App, cli, pass_app
-from monitor.errors import NotFound
-from monitor.queue import QueueFilter, count_items, list_items
-from monitor.tables import QUEUE_STATUSES, AuditEvent, Post, QueueItem
+from monitor.core.errors import NotFound
+from monitor.review.queue import QueueFilter, count_items, list_items
+from monitor.core.tables import QUEUE_STATUSES, AuditEvent, Post, QueueItem
 
 
 @cli.group()
@@ -87,7 +87,7 @@ def show(app: App, item_id: int) -> None:
 @pass_app
 def rebuild(app: App) -> None:
     """Enqueue stored posts that reach the current threshold (after lowering it; no re-scrape)."""
-    from monitor.parts import build_pipeline
+    from monitor.service.parts import build_pipeline
 
     click.echo(f"enqueued {build_pipeline(app.settings, app.sessions()).requeue()} items")
 
@@ -96,6 +96,6 @@ def rebuild(app: App) -> None:
 @pass_app
 def expire(app: App) -> None:
     """Return items whose claim lease ran out to the queue."""
-    from monitor.queue import expire_leases
+    from monitor.review.queue import expire_leases
 
     click.echo(f"released {expire_leases(app.sessions())} items")

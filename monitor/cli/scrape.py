@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from monitor.cli import App, cli, pass_app
-from monitor.errors import InputError, ScrapeError
-from monitor.posts import post_to_json
+from monitor.core.errors import InputError, ScrapeError
+from monitor.core.posts import post_to_json
 
 
 @cli.command()
@@ -26,9 +26,9 @@ def scrape(app: App, names: tuple[str, ...], no_classify: bool) -> None:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from monitor.http import open_client
-    from monitor.parts import build_pipeline
-    from monitor.scrape import RunSummary, run_sources, select_sources
+    from monitor.ingest.http import open_client
+    from monitor.service.parts import build_pipeline
+    from monitor.ingest.scrape import RunSummary, run_sources, select_sources
 
     sources = select_sources(app.settings, names)
     if not sources:
@@ -80,7 +80,7 @@ def parse(app: App, platform: str, file: Path, url: str | None, source_name: str
     if parser is None:
         raise InputError(f"unknown platform {platform!r} (known: {', '.join(sorted(PARSERS))})")
     if source_name is not None:
-        from monitor.scrape import select_sources
+        from monitor.ingest.scrape import select_sources
 
         [source] = select_sources(app.settings, [source_name])
         if source.platform != "generic" or platform.lower() != "generic":

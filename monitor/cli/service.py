@@ -32,7 +32,7 @@ def _quiet_server(config: object) -> object:
 def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
     import uvicorn
 
-    from monitor.parts import build_pipeline
+    from monitor.service.parts import build_pipeline
     from monitor.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -42,7 +42,7 @@ def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
     web_app = create_app(settings, sessions, pipeline=pipeline)
     scheduler = None
     if with_scheduler and settings.scheduler.enabled:
-        from monitor.scheduler import build_scheduler
+        from monitor.service.scheduler import build_scheduler
 
         scheduler = build_scheduler(settings, sessions, pipeline)
         scheduler.start()

@@ -7,8 +7,8 @@ import sys
 import click
 
 from monitor.cli import App, cli, pass_app
-from monitor.errors import InputError
-from monitor.tables import ROLES
+from monitor.core.errors import InputError
+from monitor.core.tables import ROLES
 
 
 @cli.group()
@@ -23,7 +23,7 @@ def users() -> None:
 @pass_app
 def add(app: App, name: str, role: str, password_stdin: bool) -> None:
     """Create a user (password from stdin, or prompted)."""
-    from monitor.users import create_user
+    from monitor.review.users import create_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -39,7 +39,7 @@ def add(app: App, name: str, role: str, password_stdin: bool) -> None:
 @pass_app
 def list_(app: App) -> None:
     """List users and their roles."""
-    from monitor.users import list_users
+    from monitor.review.users import list_users
 
     for user in list_users(app.sessions()):
         state = "" if user.is_active else " (disabled)"
@@ -52,7 +52,7 @@ def list_(app: App) -> None:
 @pass_app
 def set_role_cmd(app: App, name: str, role: str) -> None:
     """Change a user's role."""
-    from monitor.users import set_role
+    from monitor.review.users import set_role
 
     user = set_role(app.sessions(), name, role)
     click.echo(f"{user.name} is now {user.role}")
@@ -64,6 +64,6 @@ def set_role_cmd(app: App, name: str, role: str) -> None:
 @pass_app
 def token(app: App, name: str, label: str) -> None:
     """Create an API token for NAME (printed once; only its hash is stored)."""
-    from monitor.users import create_api_token
+    from monitor.review.users import create_api_token
 
     click.echo(create_api_token(app.sessions(), name, label))

@@ -16,13 +16,13 @@ def demo(app: App, remove: bool) -> None:
     Creates a moderator named `demo` and prints its password once. Demo posts have external ids
     starting with `demo-` and show a DEMO badge; `monitor demo --remove` deletes them again.
     """
-    from monitor.demo import load_demo, remove_demo
+    from monitor.service.demo import load_demo, remove_demo
 
     if remove:
         removed = remove_demo(app.sessions())
         click.echo(f"removed {removed} demo posts and their queue items; the demo user is gone")
         return
-    from monitor.parts import build_pipeline
+    from monitor.service.parts import build_pipeline
 
     sessions = app.sessions()
     result = load_demo(build_pipeline(app.settings, sessions), sessions)

@@ -8,7 +8,7 @@ import logging
 import click
 
 from monitor.cli import App, cli, pass_app
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 
 
 @cli.command()
@@ -20,8 +20,8 @@ from monitor.errors import ConfigError
 @pass_app
 def worker(app: App, no_classify: bool) -> None:
     """Run the scheduled jobs only (no web app); several workers may share one PostgreSQL database."""
-    from monitor.parts import build_pipeline
-    from monitor.scheduler import build_scheduler, serve_until_signalled
+    from monitor.service.parts import build_pipeline
+    from monitor.service.scheduler import build_scheduler, serve_until_signalled
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = app.settings
@@ -39,7 +39,7 @@ def jobs(app: App, limit: int) -> None:
     """The latest scheduled job runs (which process ran which slot, and how it ended)."""
     from sqlmodel import col, select
 
-    from monitor.tables import JobRun
+    from monitor.core.tables import JobRun
 
     with app.sessions()() as session:
         rows = session.exec(select(JobRun).order_by(col(JobRun.started_at).desc()).limit(limit)).all()
@@ -56,7 +56,7 @@ def jobs(app: App, limit: int) -> None:
 @pass_app
 def retention(app: App, purge: bool) -> None:
     """Show the retention rules; with --purge apply them (the service does this daily)."""
-    from monitor.retention import purge as run_purge
+    from monitor.review.retention import purge as run_purge
 
     r = app.settings.retention
     if not purge:

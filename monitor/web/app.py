@@ -19,11 +19,11 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from monitor.classifier import Classifier
-from monitor.config import Settings
-from monitor.errors import InputError, MonitorError, NotFound, QueueError
-from monitor.pipeline import Pipeline
-from monitor.places import Places
+from monitor.core.classification import Classifier
+from monitor.core.config import Settings
+from monitor.core.errors import InputError, MonitorError, NotFound, QueueError
+from monitor.ingest.pipeline import Pipeline
+from monitor.core.places.gazetteer import Places
 from monitor.web.render import STATIC_DIR, make_templates, page
 from monitor.web.security import CsrfRefused, Forbidden, LoginRequired, LoginThrottle, SecurityHeaders
 
@@ -114,7 +114,7 @@ def create_app(
     from monitor.web.routes import admin, api, dashboard, item, login, queue, system
 
     if sessions is None:
-        from monitor.db import create_db_engine, session_factory
+        from monitor.core.db import create_db_engine, session_factory
 
         sessions = session_factory(create_db_engine(settings.database))
     app = FastAPI(title="school-monitor", version="0.1.0", docs_url=None, redoc_url=None,

@@ -15,9 +15,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor import tables
-from monitor.db import transaction
-from monitor.users import user_for_token
+from monitor.core import tables
+from monitor.core.db import transaction
+from monitor.review.users import user_for_token
 
 ROLE_RANK = {"viewer": 0, "moderator": 1, "admin": 2}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

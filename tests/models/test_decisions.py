@@ -8,7 +8,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from models.dataset import from_decisions
-from monitor import tables
+from monitor.core import tables
 
 
 def _item(session: Session, n: int, text: str, status: str, categories: list[str], user_id: int | None) -> None:

@@ -14,7 +14,7 @@ from models.lexicon import SIGNALS, features, find_hits
 from models.metrics import precision_at_recall, prf, roc_auc
 from models.registry import current_version, promote
 from models.severity import rules_from_config
-from monitor.errors import ClassifierError, ConfigError, InputError
+from monitor.core.errors import ClassifierError, ConfigError, InputError
 
 
 def test_prf_and_auc() -> None:

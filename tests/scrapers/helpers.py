@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from monitor.config import HttpSettings, SourceSettings
-from monitor.http import HttpClient, open_client
+from monitor.core.config import HttpSettings, SourceSettings
+from monitor.ingest.http import HttpClient, open_client
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "http"
 Route = httpx.Response | Callable[[httpx.Request], httpx.Response]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from monitor.config import HttpSettings
-from monitor.errors import ConfigError
-from monitor.http import RobotsDisallowed
+from monitor.core.config import HttpSettings
+from monitor.core.errors import ConfigError
+from monitor.ingest.http import RobotsDisallowed
 from scrapers.generic import GenericScraper, parse, parse_date
 from tests.scrapers.helpers import Recorded, fixture, http_client, source
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.config import HttpSettings
-from monitor.errors import ConfigError, ScrapeError
+from monitor.core.config import HttpSettings
+from monitor.core.errors import ConfigError, ScrapeError
 from scrapers.news import NewsScraper, parse, parse_article, parse_feed
 from tests.scrapers.helpers import Recorded, expected, fixture, html, http_client, source
 

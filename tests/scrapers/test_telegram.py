@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.config import HttpSettings
-from monitor.errors import ConfigError, ScrapeError
+from monitor.core.config import HttpSettings
+from monitor.core.errors import ConfigError, ScrapeError
 from scrapers import telegram
 from scrapers.telegram import TelegramScraper, channel_name, parse, parse_count, parse_duration, parse_page
 from tests.scrapers.helpers import Recorded, expected, fixture, html, http_client, source

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from monitor.config import HttpSettings
-from monitor.errors import ConfigError, ScrapeError
+from monitor.core.config import HttpSettings
+from monitor.core.errors import ConfigError, ScrapeError
 from scrapers.youtube import YoutubeScraper, iso_duration, parse, parse_feed
 from tests.scrapers.helpers import Recorded, expected, fixture, http_client, source
 

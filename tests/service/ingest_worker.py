@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from monitor.config import DatabaseSettings, Settings
-from monitor.db import create_db_engine, session_factory
-from monitor.pipeline import Pipeline
-from monitor.scheduler import add_guarded_job, build_scheduler, interval_trigger, serve_until_signalled
+from monitor.core.config import DatabaseSettings, Settings
+from monitor.core.db import create_db_engine, session_factory
+from monitor.ingest.pipeline import Pipeline
+from monitor.service.scheduler import add_guarded_job, build_scheduler, interval_trigger, serve_until_signalled
 from tests.helpers import make_post
 
 

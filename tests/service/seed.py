@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.classifier import severity_rank
-from monitor.db import transaction
-from monitor.tables import Incident, Post, QueueItem, Source
+from monitor.core.classification import severity_rank
+from monitor.core.db import transaction
+from monitor.core.tables import Incident, Post, QueueItem, Source
 
 _SEQ = itertools.count(1)
 

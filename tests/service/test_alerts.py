@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor import queue
-from monitor.alerts import raise_alert, send_alerts
-from monitor.config import AlertSettings, Settings, SmtpSettings, WebSettings
-from monitor.db import transaction
-from monitor.tables import Alert, QueueItem
+from monitor.review import queue
+from monitor.notify.alerts import raise_alert, send_alerts
+from monitor.core.config import AlertSettings, Settings, SmtpSettings, WebSettings
+from monitor.core.db import transaction
+from monitor.core.tables import Alert, QueueItem
 from tests.helpers import make_user
 from tests.service.conftest import SmtpServer
 from tests.service.seed import add_item

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.tables import DigestRun
+from monitor.core.tables import DigestRun
 from tests.service.conftest import SmtpServer
 from tests.service.seed import seed_digest
 

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from monitor.config import DatabaseSettings, Settings
-from monitor.db import create_db_engine, session_factory
-from monitor.pipeline import Pipeline
-from monitor.tables import JobRun
+from monitor.core.config import DatabaseSettings, Settings
+from monitor.core.db import create_db_engine, session_factory
+from monitor.ingest.pipeline import Pipeline
+from monitor.core.tables import JobRun
 from tests.service.ingest_worker import batch
 from tests.service.scale_worker import INTERVAL_S
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.config import RetentionSettings, Settings
-from monitor.db import transaction
-from monitor.retention import purge
-from monitor.tables import (
+from monitor.core.config import RetentionSettings, Settings
+from monitor.core.db import transaction
+from monitor.review.retention import purge
+from monitor.core.tables import (
     Alert,
     AuditEvent,
     Classification,

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.config import DigestSettings, SchedulerSettings, Settings, SmtpSettings, SourceSettings
-from monitor.errors import ScrapeError
-from monitor.locks import EPOCH, interval_slot
-from monitor.pipeline import Pipeline
-from monitor.scheduler import (
+from monitor.core.config import DigestSettings, SchedulerSettings, Settings, SmtpSettings, SourceSettings
+from monitor.core.errors import ScrapeError
+from monitor.core.locks import EPOCH, interval_slot
+from monitor.ingest.pipeline import Pipeline
+from monitor.service.scheduler import (
     JobContext,
     ServiceScheduler,
     add_guarded_job,
@@ -22,7 +22,7 @@ from monitor.scheduler import (
     interval_trigger,
     run_guarded,
 )
-from monitor.tables import JobRun, Source
+from monitor.core.tables import JobRun, Source
 from tests.fakes import KeywordClassifier
 from tests.service.conftest import SmtpServer
 from tests.service.seed import seed_digest

@@ -16,11 +16,11 @@ from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.classifier import severity_rank
-from monitor.config import Settings
-from monitor.db import transaction
-from monitor.tables import Classification, Incident, Post, QueueItem, Snapshot
-from monitor.users import create_user
+from monitor.core.classification import severity_rank
+from monitor.core.config import Settings
+from monitor.core.db import transaction
+from monitor.core.tables import Classification, Incident, Post, QueueItem, Snapshot
+from monitor.review.users import create_user
 from monitor.web import create_app
 from tests.fakes import KeywordClassifier, TablePlaces
 

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.db import transaction
-from monitor.tables import Incident, Post, QueueItem
-from monitor.users import create_api_token
+from monitor.core.db import transaction
+from monitor.core.tables import Incident, Post, QueueItem
+from monitor.review.users import create_api_token
 from tests.web.conftest import Seeded
 
 Clients = Callable[[str], tuple[TestClient, str]]

@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.config import DatabaseSettings, Settings, WebSettings
-from monitor.db import create_db_engine, session_factory, transaction
-from monitor.tables import Decision, QueueItem
-from monitor.users import create_user
+from monitor.core.config import DatabaseSettings, Settings, WebSettings
+from monitor.core.db import create_db_engine, session_factory, transaction
+from monitor.core.tables import Decision, QueueItem
+from monitor.review.users import create_user
 from monitor.web import create_app
 from tests.web.conftest import HOSTILE_TEXT, PASSWORD, add_item
 

@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from monitor.config import Settings
-from monitor.demo import DEMO_PREFIX, demo_posts, load_demo, remove_demo
-from monitor.pipeline import Pipeline
-from monitor.tables import Classification, Decision, Incident, Post, QueueItem, User
+from monitor.core.config import Settings
+from monitor.service.demo import DEMO_PREFIX, demo_posts, load_demo, remove_demo
+from monitor.ingest.pipeline import Pipeline
+from monitor.core.tables import Classification, Decision, Incident, Post, QueueItem, User
 from tests.fakes import KeywordClassifier, TablePlaces
 from tests.web.conftest import add_item
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.tables import AuditEvent, QueueItem, User
-from monitor.users import create_api_token
+from monitor.core.tables import AuditEvent, QueueItem, User
+from monitor.review.users import create_api_token
 from tests.web.conftest import PASSWORD, Seeded, csrf_of
 
 Clients = Callable[[str], tuple[TestClient, str]]

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.config import Settings
-from monitor.tables import ApiToken
-from monitor.users import create_api_token
+from monitor.core.config import Settings
+from monitor.core.tables import ApiToken
+from monitor.review.users import create_api_token
 from monitor.web import create_app
 from tests.web.conftest import Seeded
 

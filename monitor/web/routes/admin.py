@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
-from monitor import tables
-from monitor.db import transaction
-from monitor.errors import InputError, NotFound
-from monitor.queue import record_audit
-from monitor.tables import ROLES, utcnow
-from monitor.users import create_api_token, create_user, set_role
+from monitor.core import tables
+from monitor.core.db import transaction
+from monitor.core.errors import InputError, NotFound
+from monitor.review.queue import record_audit
+from monitor.core.tables import ROLES, utcnow
+from monitor.review.users import create_api_token, create_user, set_role
 from monitor.web.render import flash, page
 from monitor.web.security import Actor, require
 

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, Field
 
-from monitor.db import transaction
-from monitor.errors import InputError
-from monitor.posts import post_from_record
-from monitor.queue import DISMISS_REASONS, claim, claim_next, decide, record_audit
-from monitor.web.detail import item_json, load_item
-from monitor.web.queries import parse_query, queue_page
+from monitor.core.db import transaction
+from monitor.core.errors import InputError
+from monitor.core.posts import post_from_record
+from monitor.review.queue import DISMISS_REASONS, claim, claim_next, decide, record_audit
+from monitor.review.detail import item_json, load_item
+from monitor.review.queries import parse_query, queue_page
 from monitor.web.routes.queue import to_filter
 from monitor.web.security import Actor, require
 

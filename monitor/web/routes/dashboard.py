@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from monitor.web import stats
+from monitor.review import stats
 from monitor.web.render import page
 from monitor.web.security import Actor, require
 

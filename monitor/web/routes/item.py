@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from monitor import tables
-from monitor.db import transaction
-from monitor.errors import NotFound, QueueError
-from monitor.incidents import split_incident
-from monitor.queue import add_note, claim, decide, record_audit, release
-from monitor.web.detail import load_item, snapshot_text
+from monitor.core import tables
+from monitor.core.db import transaction
+from monitor.core.errors import NotFound, QueueError
+from monitor.ingest.incidents.store import split_incident
+from monitor.review.queue import add_note, claim, decide, record_audit, release
+from monitor.review.detail import load_item, snapshot_text
 from monitor.web.render import flash, highlight, page
 from monitor.web.security import Actor, require
 

@@ -10,11 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from monitor import tables
-from monitor.db import transaction
-from monitor.queue import record_audit
-from monitor.tables import utcnow
-from monitor.users import hash_password, verify_password
+from monitor.core import tables
+from monitor.core.db import transaction
+from monitor.review.queue import record_audit
+from monitor.core.tables import utcnow
+from monitor.review.users import hash_password, verify_password
 from monitor.web.render import page
 from monitor.web.security import check_csrf, session_stamp
 

@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from monitor.classifier import CATEGORIES, SEVERITIES
-from monitor.errors import InputError
-from monitor.queue import DISMISS_REASONS, QueueFilter, bulk_decide, claim_next
-from monitor.web.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
+from monitor.core.classification import CATEGORIES, SEVERITIES
+from monitor.core.errors import InputError
+from monitor.review.queue import DISMISS_REASONS, QueueFilter, bulk_decide, claim_next
+from monitor.review.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
 from monitor.web.render import flash, page
 from monitor.web.security import Actor, require
 

@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlmodel import select
 
-from monitor import tables
+from monitor.core import tables
 from monitor.web.render import page
 from monitor.web.security import Actor, require
 

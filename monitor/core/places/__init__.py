@@ -1,0 +1,1 @@
+"""The gazetteer: regions, districts, towns and schools, and matching them in text."""

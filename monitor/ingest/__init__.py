@@ -1,0 +1,1 @@
+"""Collecting posts: HTTP, the scrapers' run loop, the pipeline and its stages, incidents."""

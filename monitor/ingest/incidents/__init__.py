@@ -1,0 +1,1 @@
+"""Grouping posts into incidents: matching evidence and storing the groups."""

@@ -1,0 +1,1 @@
+"""Telling people: the daily digest, immediate alerts and mail."""

@@ -1,0 +1,392 @@
+"""The review queue's operations: enqueue, claim, release, decide, bulk, expire; each audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from monitor.core.classification import severity_rank
+from monitor.core.db import transaction
+from monitor.core.errors import InputError, NotFound, QueueError
+from monitor.core.tables import (
+    AuditEvent,
+    Classification,
+    Decision,
+    Incident,
+    Post,
+    QueueItem,
+    User,
+    UTCDateTime,
+    utcnow,
+)
+
+DECISIONS = ("confirmed", "dismissed", "escalated")
+FINAL_STATUSES = ("confirmed", "dismissed")
+DISMISS_REASONS = ("not_school_related", "not_violence", "duplicate", "old_news", "fiction_or_film", "other")
+DECIDER_ROLES = ("moderator", "admin")
+DEFAULT_LEASE = timedelta(minutes=15)
+_DISPLAY_TZ = ZoneInfo("Asia/Almaty")
+
+
+def record_audit(
+    session: Session, actor: str, action: str, entity_type: str, entity_id: int | None, **detail: Any
+) -> AuditEvent:
+    """Append an audit event in the caller's transaction."""
+    event = AuditEvent(actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, detail=detail)
+    session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Conditions on the queue's denormalized columns (severity means at least); None means any."""
+
+    status: tuple[str, ...] | None = None
+    severity: str | None = None
+    category: str | None = None
+    region: str | None = None
+    district: str | None = None
+    school: str | None = None
+    platform: str | None = None
+    language: str | None = None
+    has_video: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, stmt: Any) -> Any:
+        """Add this filter's WHERE clauses to a select over QueueItem."""
+        q = QueueItem
+        if self.status:
+            stmt = stmt.where(q.status.in_(self.status))  # type: ignore[attr-defined]
+        if self.severity is not None:  # "at least": high also lists critical items
+            stmt = stmt.where(q.severity_rank >= severity_rank(self.severity))  # type: ignore[operator]
+        exact = {
+            "category": self.category, "region": self.region,
+            "district": self.district, "school": self.school, "platform": self.platform,
+            "language": self.language, "has_video": self.has_video,
+        }
+        for column, value in exact.items():
+            if value is not None:
+                stmt = stmt.where(getattr(q, column) == value)
+        if self.since is not None:
+            stmt = stmt.where(q.created_at >= self.since)  # type: ignore[operator]
+        if self.until is not None:
+            stmt = stmt.where(q.created_at < self.until)  # type: ignore[operator]
+        return stmt
+
+
+def _locked(session: Session, stmt: Any, *, skip_locked: bool = False) -> Any:
+    # SQLite has no row locks: every transaction there is BEGIN IMMEDIATE (see db.py), which
+    # serializes writers and gives the same guarantee.
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=skip_locked)
+    return stmt
+
+
+def _require_decider(user: User) -> None:
+    if user.role not in DECIDER_ROLES:
+        raise QueueError(f"user {user.name} is a {user.role}: only moderators and admins review items")
+
+
+def _holder_name(session: Session, item: QueueItem) -> str:
+    holder = session.get(User, item.claimed_by_id) if item.claimed_by_id else None
+    return holder.name if holder else f"user #{item.claimed_by_id}"
+
+
+def _held_by_other(item: QueueItem, user: User, now: datetime) -> bool:
+    return (
+        item.claimed_by_id is not None
+        and item.claimed_by_id != user.id
+        and item.lease_expires_at is not None
+        and item.lease_expires_at > now
+    )
+
+
+def _refuse_if_held(session: Session, item: QueueItem, user: User, now: datetime) -> None:
+    if _held_by_other(item, user, now):
+        until = item.lease_expires_at.astimezone(_DISPLAY_TZ).strftime("%H:%M") if item.lease_expires_at else "?"
+        raise QueueError(f"item {item.id} is claimed by {_holder_name(session, item)} until {until} (Almaty time)")
+
+
+def _get_for_update(session: Session, item_id: int) -> QueueItem:
+    item = session.exec(_locked(session, select(QueueItem).where(QueueItem.id == item_id))).first()
+    if item is None:
+        raise NotFound(f"queue item {item_id} does not exist")
+    return item
+
+
+def enqueue(
+    session: Session, post: Post, classification: Classification, incident: Incident
+) -> tuple[QueueItem, bool]:
+    """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new."""
+    item = session.exec(_locked(session, select(QueueItem).where(QueueItem.incident_id == incident.id))).first()
+    rank = severity_rank(classification.severity)
+    cats = sorted(classification.categories.items(), key=lambda kv: kv[1], reverse=True)
+    top = [name for name, score in cats if score >= 0.5] or [name for name, _ in cats[:1]]
+    if item is None:
+        item = QueueItem(
+            incident_id=incident.id or 0,
+            post_id=post.id or 0,
+            severity=classification.severity,
+            severity_rank=rank,
+            score=classification.score,
+            category=top[0] if top else None,
+            categories=top,
+            model_version=classification.model_version,
+            region=post.region or incident.region,
+            district=post.district or incident.district,
+            school=post.school or incident.school,
+            platform=post.platform,
+            language=post.language,
+            has_video=post.has_video,
+        )
+        session.add(item)
+        session.flush()
+        record_audit(session, "system", "queue.enqueue", "queue_item", item.id, post_id=post.id,
+                     score=round(classification.score, 4), severity=classification.severity)
+        return item, True
+    item.post_count = session.exec(
+        select(sa.func.count()).select_from(Post).where(Post.incident_id == incident.id)
+    ).one()
+    if item.status not in FINAL_STATUSES and (rank, classification.score) > (item.severity_rank, item.score):
+        item.severity, item.severity_rank, item.score = classification.severity, rank, classification.score
+    item.has_video = item.has_video or post.has_video
+    item.updated_at = utcnow()
+    session.add(item)
+    record_audit(session, "system", "queue.join", "queue_item", item.id, post_id=post.id)
+    return item, False
+
+
+def _claimable(now: datetime) -> Any:
+    return sa.or_(
+        QueueItem.status == "new",
+        sa.and_(QueueItem.status == "in_review", QueueItem.lease_expires_at < now),  # type: ignore[operator]
+    )
+
+
+def claim_next(
+    sessions: sessionmaker[Session],
+    user: User,
+    *,
+    filters: QueueFilter | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+) -> QueueItem | None:
+    """Claim the most severe, then oldest, unclaimed item matching the filter; None when none is left."""
+    _require_decider(user)
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        stmt = select(QueueItem).where(_claimable(now))
+        if filters is not None:
+            stmt = filters.apply(stmt)
+        stmt = stmt.order_by(QueueItem.severity_rank.desc(), QueueItem.created_at, QueueItem.id).limit(1)  # type: ignore[attr-defined]
+        if session.get_bind().dialect.name == "postgresql":
+            return _claim_next_pg(session, stmt, user, now, lease)
+        item = session.exec(stmt).first()
+        if item is None:
+            return None
+        _take(session, item, user, now, lease)
+        return item
+
+
+def _claim_next_pg(session: Session, pick: Any, user: User, now: datetime, lease: timedelta) -> QueueItem | None:
+    """Pick, claim and audit in one statement: claim_next is the moderators' hot path."""
+    picked = pick.with_only_columns(QueueItem.id).with_for_update(skip_locked=True).cte("picked")
+    table = QueueItem.__table__  # type: ignore[attr-defined]
+    until = now + lease
+    claimed = (
+        sa.update(table)
+        .where(table.c.id == picked.c.id)
+        .values(claimed_by_id=user.id, lease_expires_at=until, updated_at=now,
+                status=sa.case((table.c.status == "new", "in_review"), else_=table.c.status))
+        .returning(*table.c)
+        .cte("claimed")
+    )
+    audit = sa.insert(AuditEvent.__table__).from_select(  # type: ignore[attr-defined]
+        ["at", "actor", "action", "entity_type", "entity_id", "detail"],
+        sa.select(sa.literal(now, UTCDateTime()), sa.literal(user.name), sa.literal("queue.claim"),
+                  sa.literal("queue_item"), claimed.c.id,
+                  sa.literal({"lease_expires_at": until.isoformat(), "previous_holder": None}, sa.JSON())),
+    ).cte("audit")
+    stmt = sa.select(QueueItem).from_statement(sa.select(claimed).add_cte(audit))
+    item: QueueItem | None = session.execute(stmt).scalars().first()
+    return item
+
+
+def _take(session: Session, item: QueueItem, user: User, now: datetime, lease: timedelta) -> None:
+    previous = item.claimed_by_id
+    item.claimed_by_id = user.id
+    item.lease_expires_at = now + lease
+    if item.status == "new" or item.status == "in_review":
+        item.status = "in_review"
+    item.updated_at = now
+    session.add(item)
+    record_audit(session, user.name, "queue.claim", "queue_item", item.id,
+                 lease_expires_at=item.lease_expires_at.isoformat(), previous_holder=previous)
+
+
+def claim(
+    sessions: sessionmaker[Session], user: User, item_id: int, *, lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+) -> QueueItem:
+    """Claim one item (or renew one's own lease); QueueError when someone else holds it or it is decided."""
+    _require_decider(user)
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        item = _get_for_update(session, item_id)
+        if item.status in FINAL_STATUSES:
+            raise QueueError(f"item {item_id} is already {item.status}")
+        _refuse_if_held(session, item, user, now)
+        _take(session, item, user, now, lease)
+        return item
+
+
+def release(sessions: sessionmaker[Session], user: User, item_id: int, *, now: datetime | None = None) -> QueueItem:
+    """Give back one's claim (admins may release anyone's)."""
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        item = _get_for_update(session, item_id)
+        if item.claimed_by_id is None:
+            raise QueueError(f"item {item_id} is not claimed")
+        if item.claimed_by_id != user.id and user.role != "admin":
+            raise QueueError(f"item {item_id} is claimed by {_holder_name(session, item)}, not by you")
+        _unclaim(item, now)
+        session.add(item)
+        record_audit(session, user.name, "queue.release", "queue_item", item.id)
+        return item
+
+
+def _unclaim(item: QueueItem, now: datetime) -> None:
+    item.claimed_by_id = None
+    item.lease_expires_at = None
+    if item.status == "in_review":
+        item.status = "new"
+    item.updated_at = now
+
+
+def _check_decision(status: str, reason: str | None) -> None:
+    if status not in DECISIONS:
+        raise InputError(f"unknown decision {status!r}: expected one of {', '.join(DECISIONS)}")
+    if status == "dismissed" and reason not in DISMISS_REASONS:
+        raise InputError(f"dismissing needs a reason, one of: {', '.join(DISMISS_REASONS)}")
+    if status != "dismissed" and reason is not None and reason not in DISMISS_REASONS:
+        raise InputError(f"unknown reason {reason!r}")
+
+
+def _decide_in(
+    session: Session, user: User, item_id: int, status: str, reason: str | None, note: str | None, now: datetime
+) -> Decision:
+    item = _get_for_update(session, item_id)
+    if item.status in FINAL_STATUSES:
+        raise QueueError(f"item {item_id} is already {item.status}")
+    _refuse_if_held(session, item, user, now)
+    previous = item.status
+    item.status = status
+    item.decided_at = now
+    item.claimed_by_id = None
+    item.lease_expires_at = None
+    item.updated_at = now
+    session.add(item)
+    decision = Decision(
+        queue_item_id=item.id or 0, user_id=user.id or 0, status=status, reason=reason,
+        note=note or None, model_version=item.model_version, decided_at=now,
+    )
+    session.add(decision)
+    record_audit(session, user.name, "queue.decide", "queue_item", item.id,
+                 status=status, previous=previous, reason=reason, note=note or None)
+    if status == "escalated":
+        from monitor.notify.alerts import raise_alert
+
+        raise_alert(session, item, "escalated")
+    return decision
+
+
+def decide(
+    sessions: sessionmaker[Session], user: User, item_id: int, status: str, *,
+    reason: str | None = None, note: str | None = None, now: datetime | None = None,
+) -> Decision:
+    """Confirm, dismiss (with a reason) or escalate an item; refused when another moderator holds it."""
+    _require_decider(user)
+    _check_decision(status, reason)
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        return _decide_in(session, user, item_id, status, reason, note, now)
+
+
+@dataclass
+class BulkResult:
+    """Which items a bulk decision decided and why the others were refused."""
+
+    decided: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def bulk_decide(
+    sessions: sessionmaker[Session], user: User, item_ids: Sequence[int], status: str, *,
+    reason: str | None = None, note: str | None = None, now: datetime | None = None,
+) -> BulkResult:
+    """Decide many items, each in its own transaction; refusals are collected, not raised."""
+    _require_decider(user)
+    _check_decision(status, reason)
+    result = BulkResult()
+    for item_id in dict.fromkeys(item_ids):
+        try:
+            with transaction(sessions) as session:
+                _decide_in(session, user, item_id, status, reason, note, now or utcnow())
+            result.decided.append(item_id)
+        except (QueueError, NotFound) as e:
+            result.refused[item_id] = str(e)
+    return result
+
+
+def add_note(sessions: sessionmaker[Session], user: User, item_id: int, note: str) -> None:
+    """Attach a moderator's note to an item (kept in its audit history)."""
+    _require_decider(user)
+    note = note.strip()
+    if not note:
+        raise InputError("note is empty")
+    with transaction(sessions) as session:
+        item = _get_for_update(session, item_id)
+        record_audit(session, user.name, "queue.note", "queue_item", item.id, note=note[:5000])
+
+
+def expire_leases(sessions: sessionmaker[Session], *, now: datetime | None = None) -> int:
+    """Return items whose lease ran out to the queue; the number of items released."""
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        stmt = select(QueueItem).where(
+            QueueItem.claimed_by_id.is_not(None), QueueItem.lease_expires_at < now  # type: ignore[union-attr,operator]
+        )
+        items = list(session.exec(_locked(session, stmt, skip_locked=True)))
+        for item in items:
+            holder = item.claimed_by_id
+            _unclaim(item, now)
+            session.add(item)
+            record_audit(session, "system", "queue.lease_expired", "queue_item", item.id, holder=holder)
+        return len(items)
+
+
+def list_items(
+    session: Session, filters: QueueFilter | None = None, *, limit: int = 50, offset: int = 0
+) -> list[QueueItem]:
+    """Items matching the filter, most severe and oldest first."""
+    stmt = select(QueueItem)
+    if filters is not None:
+        stmt = filters.apply(stmt)
+    stmt = stmt.order_by(QueueItem.severity_rank.desc(), QueueItem.created_at, QueueItem.id)  # type: ignore[attr-defined]
+    return list(session.exec(stmt.limit(limit).offset(offset)))
+
+
+def count_items(session: Session, filters: QueueFilter | None = None) -> int:
+    """How many items match the filter."""
+    stmt = select(sa.func.count()).select_from(QueueItem)
+    if filters is not None:
+        stmt = filters.apply(stmt)
+    return int(session.exec(stmt).one())

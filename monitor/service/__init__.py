@@ -1,0 +1,1 @@
+"""Running the service: wiring the parts, the scheduler, the demo data set."""
