@@ -17,8 +17,8 @@ from sqlmodel import select
 
 from monitor.core.config import DatabaseSettings, Settings
 from monitor.core.db import create_db_engine, session_factory, transaction, upgrade
-from monitor.ingest.incidents.store import assign_incident
 from monitor.core.tables import Incident, Post
+from monitor.ingest.incidents.store import assign_incident
 
 TOWNS = [("Karasai", "Kaskelen", "в Каскелене"), ("Talgar", "Talgar", "в Талгаре"), ("Konaev", "Konaev", "в Конаеве"),
          ("Taldykorgan", "Taldykorgan", "в Талдыкоргане"), ("Enbekshikazakh", "Esik", "в Есике")]

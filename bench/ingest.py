@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from monitor.core.config import DatabaseSettings, Settings
 from monitor.core.db import create_db_engine, normalize_url, session_factory, upgrade
-from monitor.ingest.pipeline import Pipeline
 from monitor.core.places.gazetteer import Gazetteer
 from monitor.core.posts import Media, Post
+from monitor.ingest.pipeline import Pipeline
 from monitor.review.queue import claim_next
 
 PLACES = ["Талгаре", "Каскелене", "Қонаев қаласында", "Taldykorgan", "Есик", "Узынагаше", "Алматы"]

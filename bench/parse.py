@@ -43,7 +43,7 @@ def snscrape_parse() -> tuple[Callable[[bytes], int] | None, str | None]:
     try:
         import bs4
         import snscrape.modules.telegram as sns_telegram
-    except Exception as e:  # noqa: BLE001 - any import failure is reported in the summary instead
+    except Exception as e:
         return None, f"snscrape not importable: {type(e).__name__}: {e}"
     scraper = sns_telegram.TelegramChannelScraper("zhetysu_mektep")
 

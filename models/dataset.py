@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.core.classification import CATEGORIES
 from monitor.core.errors import InputError
+from monitor.core.vocab import CATEGORIES, FINAL_STATUSES, Status
 
 LANGS = ("ru", "kk", "en", "mixed", "translit")
 
@@ -102,12 +102,12 @@ def from_decisions(sessions: Any) -> list[Example]:
             .order_by(item.c.id)
         ).all()
     for item_id, status, categories, post_id, text, language in rows:
-        if status not in ("confirmed", "dismissed"):
+        if status not in FINAL_STATUSES:
             continue
-        cats = tuple(c for c in (categories or []) if c in CATEGORIES) if status == "confirmed" else ()
+        cats = tuple(c for c in (categories or []) if c in CATEGORIES) if status == Status.CONFIRMED else ()
         lang = language if language in LANGS else "unknown"
         # The latest decision about a post wins (the item ids grow with time).
-        examples[post_id] = Example(f"decision-{item_id}", text or "", int(status == "confirmed"), cats, lang,
+        examples[post_id] = Example(f"decision-{item_id}", text or "", int(status == Status.CONFIRMED), cats, lang,
                                     "decision")
     return list(examples.values())
 
@@ -115,5 +115,5 @@ def from_decisions(sessions: Any) -> list[Example]:
 def labels(examples: Sequence[Example]) -> tuple[list[int], dict[str, list[int]]]:
     """Flag labels and per-category labels of `examples`."""
     flags = [e.flag for e in examples]
-    cats = {c: [int(c in e.categories) for e in examples] for c in CATEGORIES}
+    cats: dict[str, list[int]] = {c: [int(c in e.categories) for e in examples] for c in CATEGORIES}
     return flags, cats

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from models.lexicon import SIGNALS
-from monitor.core.classification import CATEGORIES
 from monitor.core.errors import ClassifierError
+from monitor.core.vocab import CATEGORIES
 
 OUTPUTS: tuple[str, ...] = ("flag", *CATEGORIES)
 HEAD_FILE = "head.json"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from models.dataset import Example
-from monitor.core.classification import CATEGORIES
+from monitor.core.vocab import CATEGORIES
 
 
 def prf(labels: Sequence[int], predicted: Sequence[bool]) -> dict[str, float]:

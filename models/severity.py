@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.core.classification import CATEGORIES, SEVERITIES, severity_rank
 from monitor.core.errors import ConfigError
+from monitor.core.vocab import CATEGORIES, SEVERITIES, severity_rank
 
 SEVERITY_SIGNALS = ("weapon", "injury", "sexual", "video", "crowd", "school", "high_score")
 # Weapon and sexual categories start at medium because their own signal adds one: a weapon threat is

@@ -31,9 +31,9 @@ from models.head import (
 from models.metrics import report
 from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
 from models.romanized import for_encoder
-from monitor.core.classification import CATEGORIES
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError, InputError
+from monitor.core.vocab import CATEGORIES
 
 SEED = 20261129
 CALIBRATION_FRACTION = 0.15
@@ -81,10 +81,10 @@ class EmbeddingCache:
         # Keyed by what the encoder reads, so switching read_romanized re-embeds only romanized texts.
         texts = [for_encoder(t) for t in texts] if self.encoder.read_romanized else list(texts)
         keys = [self._key(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.store}.items())
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.store}.items())
         for start in range(0, len(missing), chunk):
             part = missing[start:start + chunk]
-            for (k, _), vec in zip(part, self.encoder.pooled([t for _, t in part], self.layers)):
+            for (k, _), vec in zip(part, self.encoder.pooled([t for _, t in part], self.layers), strict=True):
                 self.store[k] = vec
             if progress:
                 progress(min(start + chunk, len(missing)), len(missing))

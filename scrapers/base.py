@@ -10,8 +10,8 @@ from typing import Any, ClassVar, Protocol
 
 from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError
-from monitor.ingest.http import HttpClient, Response
 from monitor.core.posts import Post, Snapshot
+from monitor.ingest.http import HttpClient, Response
 
 # Bound on remembered ids for sources without ordered ids (news, generic pages).
 SEEN_LIMIT = 1000

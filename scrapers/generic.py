@@ -15,8 +15,8 @@ from soupsieve import compile as compile_css
 
 from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError
-from monitor.ingest.http import HttpClient, decode_body
 from monitor.core.posts import Post, parse_datetime
+from monitor.ingest.http import HttpClient, decode_body
 from scrapers.base import Page, options, remember, with_snapshot
 
 PLATFORM = "generic"

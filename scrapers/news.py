@@ -18,8 +18,8 @@ from lxml import etree
 
 from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
-from monitor.ingest.http import HttpClient, Response, decode_body
 from monitor.core.posts import Media, Post, parse_datetime
+from monitor.ingest.http import HttpClient, Response, decode_body
 from scrapers.base import Page, options, remember, with_snapshot
 
 PLATFORM = "news"

@@ -14,8 +14,8 @@ from lxml import etree
 
 from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
-from monitor.ingest.http import HttpClient, Response, Unreachable, decode_body
 from monitor.core.posts import Media, Post
+from monitor.ingest.http import HttpClient, Response, Unreachable, decode_body
 from scrapers.base import Page, options, with_snapshot
 
 PLATFORM = "telegram"

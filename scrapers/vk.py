@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
-from monitor.ingest.http import HttpClient, Response
 from monitor.core.posts import Media, Post
+from monitor.ingest.http import HttpClient, Response
 from scrapers.base import Page, options, utc_from_timestamp, with_snapshot
 
 PLATFORM = "vk"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from monitor.core.classification import CATEGORIES, ClassifyItem, Evidence, Verdict
+from monitor.core.classification import ClassifyItem, Evidence, Verdict
 from monitor.core.places.gazetteer import PlaceMatch
+from monitor.core.vocab import CATEGORIES
 
 KEYWORDS = {
     "physical_violence": ("избили", "драка", "fight", "beat", "төбелес", "ұрып"),
@@ -33,7 +34,7 @@ class KeywordClassifier:
         out = []
         for item in items:
             low = item.text.casefold()
-            cats = {c: 0.02 for c in CATEGORIES}
+            cats = dict.fromkeys(CATEGORIES, 0.02)
             evidence = []
             for cat, words in KEYWORDS.items():
                 for word in words:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from monitor.core.config import load_settings, mask_url
 from monitor.core.errors import ConfigError
@@ -23,7 +24,7 @@ def test_shipped_config_loads():
 def test_defaults_and_frozen(tmp_path):
     settings = load_settings(_write(tmp_path, ""), {})
     assert settings.digest.time == "08:00" and settings.queue.lease_minutes == 15
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         settings.web.port = 1  # type: ignore[misc]
 
 

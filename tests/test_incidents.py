@@ -13,13 +13,13 @@ from sqlmodel import Session, select
 
 from monitor.core.config import PlacesSettings, Settings
 from monitor.core.errors import InputError, NotFound, QueueError
-from monitor.ingest.incidents.match import numbers_conflict, text_similarity, text_tokens
-from monitor.ingest.incidents.store import assign_incident, split_incident
-from monitor.ingest.pipeline import Pipeline
 from monitor.core.places.gazetteer import Gazetteer
 from monitor.core.posts import Media, Post
 from monitor.core.tables import AuditEvent, Incident, QueueItem
 from monitor.core.tables import Post as PostRow
+from monitor.ingest.incidents.match import numbers_conflict, text_similarity, text_tokens
+from monitor.ingest.incidents.store import assign_incident, split_incident
+from monitor.ingest.pipeline import Pipeline
 from monitor.review.users import create_user
 from tests.fakes import KeywordClassifier
 

@@ -12,10 +12,10 @@ from sqlmodel import select
 
 import monitor.ingest.pipeline
 from monitor.core.config import ClassifierSettings, Settings
-from monitor.ingest.pipeline import Pipeline
 from monitor.core.posts import Snapshot
 from monitor.core.tables import AuditEvent, Classification, Post, QueueItem
 from monitor.core.tables import Snapshot as SnapshotRow
+from monitor.ingest.pipeline import Pipeline
 from tests.fakes import KeywordClassifier, TablePlaces
 from tests.helpers import BASE_TIME, make_post
 

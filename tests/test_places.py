@@ -14,8 +14,8 @@ import pytest
 from bench.match import Case, best, evaluate, load_cases
 from monitor.core.config import PlacesSettings
 from monitor.core.errors import ConfigError
-from monitor.core.places.names import load_place_file, normalize
 from monitor.core.places.gazetteer import Gazetteer
+from monitor.core.places.names import load_place_file, normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_FILE = Path(__file__).parent / "fixtures" / "places" / "cases.tsv"

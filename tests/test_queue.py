@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from monitor.core.errors import InputError, QueueError
+from monitor.core.tables import AuditEvent, Decision, QueueItem, utcnow
 from monitor.review.queue import (
     QueueFilter,
     add_note,
@@ -20,7 +21,6 @@ from monitor.review.queue import (
     list_items,
     release,
 )
-from monitor.core.tables import AuditEvent, Decision, QueueItem, utcnow
 from tests.helpers import make_items, make_user
 
 
@@ -160,3 +160,21 @@ def test_severity_filter_means_at_least(sessions):
     assert claim_next(sessions, mod, filters=QueueFilter(severity="high")).id == ids[3]
     assert claim_next(sessions, mod, filters=QueueFilter(severity="high")).id == ids[2]
     assert claim_next(sessions, mod, filters=QueueFilter(severity="high")) is None
+
+
+def _claim_details(sessions, item_id):
+    with sessions() as s:
+        return [e.detail for e in s.exec(select(AuditEvent).where(
+            AuditEvent.entity_id == item_id, AuditEvent.action == "queue.claim").order_by(AuditEvent.id))]
+
+
+def test_claim_next_audits_the_previous_holder_on_both_databases(sessions):
+    (item,) = make_items(sessions, 1)
+    mod, other = make_user(sessions), make_user(sessions, "other")
+    first = claim_next(sessions, mod, lease=timedelta(seconds=-1))  # taken, and its lease already over
+    assert first is not None and first.id == item
+    second = claim_next(sessions, other)
+    assert second is not None and second.id == item and second.claimed_by_id == other.id
+    details = _claim_details(sessions, item)
+    assert [d["previous_holder"] for d in details] == [None, mod.id]
+    assert all(isinstance(d["lease_expires_at"], str) for d in details)

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from monitor.core.config import DatabaseSettings
 from monitor.core.db import create_db_engine, session_factory
-from monitor.review.queue import claim_next, decide
 from monitor.core.tables import AuditEvent, Decision, QueueItem
+from monitor.review.queue import claim_next, decide
 from tests.helpers import make_items, make_user
 
 WORKERS = 20
@@ -37,7 +37,7 @@ def test_twenty_claimers_each_item_exactly_once(pg_url):
                 claimed[user.name].append(item.id)
                 decide(sessions, user, item.id, "confirmed" if item.id % 2 else "dismissed",
                        reason=None if item.id % 2 else "not_violence")
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=work, args=(u,)) for u in users]

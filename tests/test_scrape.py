@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.core import tables
 from monitor.cli import main
+from monitor.core import tables
 from monitor.core.config import HttpSettings, Settings
 from monitor.core.errors import NotFound
 from monitor.ingest.pipeline import Pipeline

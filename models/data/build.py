@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from models.data.translit import to_latin
-from monitor.core.classification import CATEGORIES
+from monitor.core.vocab import CATEGORIES
 
 DATA_DIR = Path(__file__).resolve().parent
 FRAGMENT_DIR = DATA_DIR / "fragments"
@@ -81,7 +81,7 @@ def parse_file(path: Path, split: str) -> tuple[list[Section], list[Table]]:
                 cells = [c.strip() for c in ln.split("|")]
                 if len(cells) != len(cols):
                     raise ValueError(f"{path.name}: table {name}: {len(cells)} cells in {ln!r}")
-                table.rows.append(dict(zip(cols, cells)))
+                table.rows.append(dict(zip(cols, cells, strict=True)))
             tables.append(table)
         elif role in {"core", "detail", "follow", "open", "close"}:
             labels = tags[1:] if role == "core" else [t[1:] for t in tags if t.startswith("+")]

@@ -29,9 +29,9 @@ from monitor.notify.mail import MailError
 @pass_app
 def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name: str | None) -> None:
     """The daily digest email: --preview [--out FILE], --send [--force], --status."""
+    from monitor.core.tables import utcnow
     from monitor.notify.digest import recipient_lists
     from monitor.notify.digest_runs import preview, recent_runs, run_digests, send_list
-    from monitor.core.tables import utcnow
 
     if mode is None:
         raise click.UsageError("give one of --preview, --send or --status")

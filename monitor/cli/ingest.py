@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import BinaryIO
 
 import click
 
@@ -15,16 +16,16 @@ BATCH = 500
 @click.argument("file", type=click.File("rb"))
 @click.option("--no-classify", is_flag=True, help="Store only; the scheduler classifies the backlog later.")
 @pass_app
-def ingest(app: App, file: click.utils.LazyFile, no_classify: bool) -> None:
+def ingest(app: App, file: BinaryIO, no_classify: bool) -> None:
     """Import posts from a JSON-lines file; bad lines are reported as `line N: reason` and skipped.
 
     Each line: {"platform", "external_id", "url", "text", "published_at" (ISO 8601 with offset),
     optional "author", "media": [{"type": "photo"|"video", "url", "thumbnail_url"}]}.
     Exit status 0 when every line was good, 1 when some were skipped.
     """
-    from monitor.service.parts import build_pipeline
-    from monitor.ingest.pipeline import IngestResult
     from monitor.core.posts import Post, read_jsonl
+    from monitor.ingest.pipeline import IngestResult
+    from monitor.service.parts import build_pipeline
 
     pipeline = build_pipeline(app.settings, app.sessions(), classify=not no_classify)
     total = IngestResult()

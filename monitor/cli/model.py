@@ -86,7 +86,7 @@ def evaluate(app: App, file: Path, as_json: bool) -> None:
     from models.baseline import PrototypeBaseline
     from models.dataset import read_examples
     from models.metrics import format_report, report
-    from monitor.core.classification import CATEGORIES
+    from monitor.core.vocab import CATEGORIES
 
     settings = app.settings.classifier
     examples = read_examples(file)

@@ -7,13 +7,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlmodel import select
+from sqlmodel import col, select
 
-from monitor.core.classification import SEVERITIES
 from monitor.cli import App, cli, pass_app
 from monitor.core.errors import NotFound
+from monitor.core.tables import AuditEvent, Post, QueueItem
+from monitor.core.vocab import SEVERITIES, STATUSES, values
 from monitor.review.queue import QueueFilter, count_items, list_items
-from monitor.core.tables import QUEUE_STATUSES, AuditEvent, Post, QueueItem
 
 
 @cli.group()
@@ -26,8 +26,8 @@ def _item_record(item: QueueItem) -> dict[str, Any]:
 
 
 @queue.command("list")
-@click.option("--status", type=click.Choice(QUEUE_STATUSES), multiple=True, help="Repeatable.")
-@click.option("--severity", type=click.Choice(SEVERITIES), help="At least this severity.")
+@click.option("--status", type=click.Choice(values(STATUSES)), multiple=True, help="Repeatable.")
+@click.option("--severity", type=click.Choice(values(SEVERITIES)), help="At least this severity.")
 @click.option("--category")
 @click.option("--region")
 @click.option("--district")
@@ -66,9 +66,9 @@ def show(app: App, item_id: int) -> None:
         item = session.get(QueueItem, item_id)
         if item is None:
             raise NotFound(f"queue item {item_id} does not exist")
-        posts = list(session.exec(select(Post).where(Post.incident_id == item.incident_id).order_by(Post.id)))
+        posts = list(session.exec(select(Post).where(col(Post.incident_id) == item.incident_id).order_by(col(Post.id))))
         events = list(session.exec(select(AuditEvent).where(
-            AuditEvent.entity_type == "queue_item", AuditEvent.entity_id == item_id).order_by(AuditEvent.id)))
+            col(AuditEvent.entity_type) == "queue_item", col(AuditEvent.entity_id) == item_id).order_by(col(AuditEvent.id))))
     click.echo(f"item #{item.id}  status {item.status}  severity {item.severity}  score {item.score:.3f}  "
                f"model {item.model_version}")
     click.echo(f"place: {item.region or '-'} / {item.district or '-'} / {item.school or '-'}  "

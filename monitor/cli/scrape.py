@@ -27,8 +27,8 @@ def scrape(app: App, names: tuple[str, ...], no_classify: bool) -> None:
     from rich.table import Table
 
     from monitor.ingest.http import open_client
-    from monitor.service.parts import build_pipeline
     from monitor.ingest.scrape import RunSummary, run_sources, select_sources
+    from monitor.service.parts import build_pipeline
 
     sources = select_sources(app.settings, names)
     if not sources:

@@ -6,22 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-CATEGORIES: tuple[str, ...] = (
-    "physical_violence",
-    "bullying",
-    "cyberbullying",
-    "extortion",
-    "sexual_misconduct",
-    "teacher_misconduct",
-    "threat_weapon",
-)
-SEVERITIES: tuple[str, ...] = ("none", "low", "medium", "high", "critical")
-
-
-def severity_rank(severity: str) -> int:
-    """0 for none … 4 for critical (the queue sorts on it)."""
-    return SEVERITIES.index(severity)
-
 
 @dataclass(frozen=True, slots=True)
 class ClassifyItem:

@@ -7,6 +7,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,6 +183,11 @@ class HttpSettings(Section):
 
 class QueueSettings(Section):
     lease_minutes: float = Field(15.0, gt=0)
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds an item before it returns to the queue."""
+        return timedelta(minutes=self.lease_minutes)
 
 
 class RetentionSettings(Section):

@@ -9,6 +9,17 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from monitor.core.vocab import (
+    ALERT_REASONS,
+    DECISIONS,
+    DISMISS_REASONS,
+    OPEN_STATUSES,
+    ROLES,
+    SEVERITIES,
+    STATUSES,
+    sql_in,
+)
+
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
@@ -35,6 +46,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a table class (for executemany inserts and CTEs)."""
+    table = getattr(model, "__table__")  # noqa: B009 - SQLModel adds it at class creation; mypy cannot see it
+    assert isinstance(table, sa.Table)
+    return table
+
+
 def _ts(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
 
@@ -47,8 +65,10 @@ def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_column=sa.Column(sa.JSON(), nullable=False))
 
 
-QUEUE_STATUSES = ("new", "in_review", "confirmed", "dismissed", "escalated")
-ROLES = ("viewer", "moderator", "admin")
+def _check(name: str, column: str, values: tuple[Any, ...], *, nullable: bool = False) -> sa.CheckConstraint:
+    """A CHECK that `column` holds one of the vocabulary's values (revision 0009_vocab)."""
+    rule = f"{column} IN ({sql_in(values)})"
+    return sa.CheckConstraint(f"{column} IS NULL OR {rule}" if nullable else rule, name=name)
 
 
 class Source(SQLModel, table=True):
@@ -132,7 +152,10 @@ class Classification(SQLModel, table=True):
     """One model version's verdict on one post."""
 
     __tablename__ = "classification"
-    __table_args__ = (sa.UniqueConstraint("post_id", "model_version", name="uq_classification_post_model"),)
+    __table_args__ = (
+        sa.UniqueConstraint("post_id", "model_version", name="uq_classification_post_model"),
+        _check("ck_classification_severity", "severity", SEVERITIES),
+    )
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)
     model_version: str = Field(max_length=100)
@@ -148,6 +171,7 @@ class User(SQLModel, table=True):
     """A person who signs in: viewer, moderator or admin."""
 
     __tablename__ = "user"
+    __table_args__ = (_check("ck_user_role", "role", ROLES),)
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False, unique=True))
     role: str = Field(max_length=20)
@@ -156,6 +180,8 @@ class User(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = _ts()
     created_at: datetime = _ts_now()
+    # Raised by logout, password, role and activation changes: older browser sessions stop working.
+    session_generation: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
 
 
 class ApiToken(SQLModel, table=True):
@@ -181,8 +207,10 @@ class QueueItem(SQLModel, table=True):
         sa.Index("ix_queue_region", "region", "status"),  # web queue page filters (revision 0004_web)
         sa.Index("ix_queue_category", "category", "status"),
         sa.Index("ix_queue_open_order", "severity_rank", "created_at", "id",  # revision 0004_web_open
-                 postgresql_where=sa.text("status IN ('new', 'in_review')"),
-                 sqlite_where=sa.text("status IN ('new', 'in_review')")),
+                 postgresql_where=sa.text(f"status IN ({sql_in(OPEN_STATUSES)})"),
+                 sqlite_where=sa.text(f"status IN ({sql_in(OPEN_STATUSES)})")),
+        _check("ck_queue_item_status", "status", STATUSES),
+        _check("ck_queue_item_severity", "severity", SEVERITIES),
     )
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(sa_column=sa.Column(sa.Integer(), sa.ForeignKey("incident.id"), nullable=False, unique=True))
@@ -213,6 +241,10 @@ class Decision(SQLModel, table=True):
     """A moderator's decision on a queue item."""
 
     __tablename__ = "decision"
+    __table_args__ = (
+        _check("ck_decision_status", "status", DECISIONS),
+        _check("ck_decision_reason", "reason", DISMISS_REASONS, nullable=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
     queue_item_id: int = Field(foreign_key="queue_item.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
@@ -275,6 +307,7 @@ class Alert(SQLModel, table=True):
     """An immediate alert about a critical or escalated item (batched, rate-limited)."""
 
     __tablename__ = "alert"
+    __table_args__ = (_check("ck_alert_reason", "reason", ALERT_REASONS),)
     id: int | None = Field(default=None, primary_key=True)
     queue_item_id: int = Field(foreign_key="queue_item.id", index=True)
     reason: str = Field(max_length=20)

@@ -11,16 +11,16 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from monitor.core import tables
 from monitor.core.classification import Classifier, ClassifyItem, Verdict
 from monitor.core.config import Settings
 from monitor.core.db import transaction
-from monitor.ingest.incidents.store import assign_incident
-from monitor.ingest.language import detect_language
 from monitor.core.places.gazetteer import PlaceMatch, Places
 from monitor.core.posts import Post, Snapshot, content_key
+from monitor.ingest.incidents.store import assign_incident
+from monitor.ingest.language import detect_language
 from monitor.review.queue import enqueue
 
 log = logging.getLogger(__name__)
@@ -222,14 +222,14 @@ class Pipeline:
             for sha, s in unique.items() if sha not in existing
         ]
         if rows:
-            session.execute(tables.Snapshot.__table__.insert(), rows)
+            session.execute(tables.table_of(tables.Snapshot).insert(), rows)
 
     def _snapshot_ids(self, session: Session, prepared: list[_Prepared]) -> dict[str, int]:
         shas = list({p.row["snapshot_sha256"] for p in prepared if p.row["snapshot_sha256"]})
         out: dict[str, int] = {}
         for chunk in _chunks(shas):
-            for sid, sha in session.execute(sa.select(tables.Snapshot.id, tables.Snapshot.sha256).where(
-                    tables.Snapshot.sha256.in_(chunk))):  # type: ignore[attr-defined]
+            for sid, sha in session.execute(sa.select(col(tables.Snapshot.id), col(tables.Snapshot.sha256)).where(
+                    col(tables.Snapshot.sha256).in_(chunk))):
                 out[sha] = sid
         return out
 
@@ -249,7 +249,7 @@ class Pipeline:
                     row.pop("snapshot_id")
                 updates.append({**row, "id": p.existing_id, "updated_at": now})
         if inserts:
-            session.execute(tables.Post.__table__.insert(), inserts)  # Core executemany: ORM bulk splits batches on NULLs
+            session.execute(tables.table_of(tables.Post).insert(), inserts)  # Core executemany: ORM bulk splits batches on NULLs
         if updates:
             session.execute(sa.update(tables.Post), updates)
         return len(inserts), len(updates)
@@ -260,17 +260,17 @@ class Pipeline:
         for platform in {p.row["platform"] for p in missing}:
             ext_ids = [p.row["external_id"] for p in missing if p.row["platform"] == platform]
             for chunk in _chunks(ext_ids):
-                for pid, ext in session.execute(sa.select(tables.Post.id, tables.Post.external_id).where(
-                        tables.Post.platform == platform, tables.Post.external_id.in_(chunk))):  # type: ignore[attr-defined]
+                for pid, ext in session.execute(sa.select(col(tables.Post.id), col(tables.Post.external_id)).where(
+                        col(tables.Post.platform) == platform, col(tables.Post.external_id).in_(chunk))):
                     out[(platform, ext)] = pid
-        return out  # type: ignore[return-value]
+        return out
 
     def _link_duplicates(self, session: Session, keys: list[str]) -> int:
         """Posts with the same normalized text + URL point at the earliest one."""
         groups: dict[str, list[tuple[int, int | None]]] = {}
         for chunk in _chunks(list(set(keys))):
-            stmt = sa.select(tables.Post.id, tables.Post.content_key, tables.Post.duplicate_of_id).where(
-                tables.Post.content_key.in_(chunk)).order_by(tables.Post.id)  # type: ignore[attr-defined]
+            stmt = sa.select(col(tables.Post.id), col(tables.Post.content_key), col(tables.Post.duplicate_of_id)).where(
+                col(tables.Post.content_key).in_(chunk)).order_by(col(tables.Post.id))
             for pid, key, dup in session.execute(stmt):
                 groups.setdefault(key, []).append((pid, dup))
         links = [{"id": pid, "duplicate_of_id": rows[0][0]}
@@ -331,12 +331,12 @@ class Pipeline:
         done = 0
         while done < limit:
             with self.sessions() as session:
-                scored = sa.select(tables.Classification.post_id).where(
-                    tables.Classification.model_version == version)
-                stmt = select(tables.Post).where(tables.Post.id.not_in(scored))  # type: ignore[union-attr]
+                scored = sa.select(col(tables.Classification.post_id)).where(
+                    col(tables.Classification.model_version) == version)
+                stmt = select(tables.Post).where(col(tables.Post.id).not_in(scored))
                 if not self.settings.classifier.classify_without_school_context:
-                    stmt = stmt.where(tables.Post.has_education_context.is_(True))  # type: ignore[attr-defined]
-                rows = list(session.exec(stmt.order_by(tables.Post.id).limit(min(batch, limit - done))))
+                    stmt = stmt.where(col(tables.Post.has_education_context).is_(True))
+                rows = list(session.exec(stmt.order_by(col(tables.Post.id)).limit(min(batch, limit - done))))
             if not rows:
                 break
             verdicts = self.classifier.classify(
@@ -354,10 +354,10 @@ class Pipeline:
         threshold = self.settings.classifier.threshold
         with transaction(self.sessions) as session:
             stmt = select(tables.Classification).join(
-                tables.Post, tables.Post.id == tables.Classification.post_id).where(
-                tables.Classification.model_version == self.classifier.version,
-                tables.Classification.score >= threshold,
-                tables.Post.incident_id.is_(None))  # type: ignore[union-attr]
+                tables.Post, col(tables.Post.id) == col(tables.Classification.post_id)).where(
+                col(tables.Classification.model_version) == self.classifier.version,
+                col(tables.Classification.score) >= threshold,
+                col(tables.Post.incident_id).is_(None))
             count = 0
             for row in list(session.exec(stmt)):
                 row.flag = True

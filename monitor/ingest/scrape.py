@@ -16,8 +16,8 @@ from monitor.core import tables
 from monitor.core.config import HttpSettings, Settings, SourceSettings
 from monitor.core.db import transaction
 from monitor.core.errors import ConfigError, MonitorError, NotFound
-from monitor.ingest.http import HttpClient
 from monitor.core.posts import Post
+from monitor.ingest.http import HttpClient
 from scrapers import REGISTRY, Page, ScraperFactory
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,12 @@ def sync_sources(sessions: sessionmaker[Session], sources: Sequence[SourceSettin
             assert row.id is not None
             ids[source.name] = row.id
     return ids
+
+
+def list_sources(sessions: sessionmaker[Session]) -> list[tables.Source]:
+    """The sources known to the database, with their scraping state, by name."""
+    with sessions() as session:
+        return list(session.exec(select(tables.Source).order_by(tables.Source.name)))
 
 
 def _start(sessions: sessionmaker[Session], source_id: int) -> tuple[int, dict[str, Any]]:

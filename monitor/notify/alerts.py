@@ -24,36 +24,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from monitor.notify import mail
 from monitor.core.config import Settings
 from monitor.core.db import transaction
-from monitor.notify.digest import item_link, render_template, strings
 from monitor.core.tables import Alert, QueueItem, utcnow
+from monitor.core.vocab import PENDING_STATUSES, AlertReason, Severity, Status
+from monitor.notify import mail
+from monitor.notify.digest import item_link, render_template, strings
+from monitor.review.escalation import raise_alert
 
 log = logging.getLogger(__name__)
 
-REASONS = ("critical", "escalated")
-OPEN_STATUSES = ("new", "in_review", "escalated")
 # Critical items older than this when first seen by the sweep are left to the digest, not paged.
 SWEEP_WINDOW = timedelta(hours=24)
-
-
-def raise_alert(
-    session: Session, item: QueueItem, reason: str, *, at: datetime | None = None
-) -> Alert | None:
-    """Add an alert for a queue item in the caller's transaction; None when one for the same reason exists."""
-    if reason not in REASONS:
-        raise ValueError(f"alert reason must be one of {REASONS}, not {reason!r}")
-    if item.id is None:
-        session.flush()
-    existing = session.exec(
-        select(col(Alert.id)).where(col(Alert.queue_item_id) == item.id, col(Alert.reason) == reason)
-    ).first()
-    if existing is not None:
-        return None
-    alert = Alert(queue_item_id=item.id or 0, reason=reason, created_at=at or utcnow())
-    session.add(alert)
-    return alert
 
 
 def sweep_critical(session: Session, now: datetime) -> int:
@@ -62,15 +44,15 @@ def sweep_critical(session: Session, now: datetime) -> int:
     count = 0
     critical = session.exec(
         select(QueueItem).where(
-            col(QueueItem.severity) == "critical",
-            col(QueueItem.status).in_(OPEN_STATUSES),
+            col(QueueItem.severity) == Severity.CRITICAL,
+            col(QueueItem.status).in_(PENDING_STATUSES),
             col(QueueItem.updated_at) >= since,
         )
     ).all()
     escalated = session.exec(
-        select(QueueItem).where(col(QueueItem.status) == "escalated", col(QueueItem.decided_at) >= since)
+        select(QueueItem).where(col(QueueItem.status) == Status.ESCALATED, col(QueueItem.decided_at) >= since)
     ).all()
-    for items, reason in ((critical, "critical"), (escalated, "escalated")):
+    for items, reason in ((critical, AlertReason.CRITICAL), (escalated, AlertReason.ESCALATED)):
         for item in items:
             if raise_alert(session, item, reason, at=now) is not None:
                 count += 1

@@ -22,12 +22,11 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, col, select
 
-from monitor.core.classification import SEVERITIES
 from monitor.core.config import Settings
 from monitor.core.tables import Post, QueueItem, Source
+from monitor.core.vocab import PENDING_STATUSES, SEVERITIES, Status
 
 TEMPLATES = Path(__file__).parent / "templates"
-PENDING_STATUSES = ("new", "in_review", "escalated")
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ def collect(
     confirmed_rows = session.exec(
         select(QueueItem, col(Post.author))
         .join(Post, col(Post.id) == col(QueueItem.post_id))
-        .where(col(QueueItem.status) == "confirmed")
+        .where(col(QueueItem.status) == Status.CONFIRMED)
         .where(col(QueueItem.decided_at) >= period_start_at)
         .where(col(QueueItem.decided_at) < period_end_at)
         .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.decided_at))
@@ -196,7 +195,7 @@ def collect(
     ).all()
     for severity, district, count in counts:
         pending.setdefault(severity, {})[district] = int(count)
-    ordered = {
+    ordered: dict[str, dict[str | None, int]] = {
         s: dict(sorted(pending[s].items(), key=lambda x: (-x[1], x[0] or "")))
         for s in reversed(SEVERITIES)
         if s in pending

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from monitor.notify import mail
 from monitor.core.config import Settings
 from monitor.core.db import transaction
+from monitor.core.tables import DigestRun, utcnow
+from monitor.notify import mail
 from monitor.notify.digest import (
     RecipientList,
     Rendered,
@@ -30,7 +31,6 @@ from monitor.notify.digest import (
     recipient_lists,
     render,
 )
-from monitor.core.tables import DigestRun, utcnow
 
 log = logging.getLogger(__name__)
 

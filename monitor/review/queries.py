@@ -12,13 +12,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from monitor.core import tables
-from monitor.core.classification import CATEGORIES, SEVERITIES
 from monitor.core.errors import InputError
+from monitor.core.tables import QueueItem
+from monitor.core.vocab import CATEGORIES, OPEN_STATUSES, SEVERITIES, STATUSES
 from monitor.review.queue import QueueFilter
-from monitor.core.tables import QUEUE_STATUSES, QueueItem
 
-STATUS_CHOICES = ("open", *QUEUE_STATUSES, "all")
-OPEN_STATUSES = ("new", "in_review")
+STATUS_CHOICES = ("open", *STATUSES, "all")
 SORTS = {
     "severity": (col(QueueItem.severity_rank).desc(), col(QueueItem.created_at).desc(), col(QueueItem.id).desc()),
     "newest": (col(QueueItem.created_at).desc(), col(QueueItem.id).desc()),
@@ -152,10 +151,10 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
         q.to_filter(zone, with_status=False).apply(select(QueueItem.status, sa.func.count()))
         .group_by(QueueItem.status)
     ).all()
-    status_counts = {s: 0 for s in QUEUE_STATUSES}
+    status_counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     status_counts.update({status: int(n) for status, n in counted})
     status_counts["open"] = sum(status_counts[s] for s in OPEN_STATUSES)
-    status_counts["all"] = sum(status_counts[s] for s in QUEUE_STATUSES)
+    status_counts["all"] = sum(status_counts[s] for s in STATUSES)
     total = status_counts[q.status]
     posts: dict[int, tables.Post] = {}
     users: dict[int, str] = {}

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from monitor.core.classification import severity_rank
+from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound, QueueError
 from monitor.core.tables import (
@@ -24,24 +23,25 @@ from monitor.core.tables import (
     QueueItem,
     User,
     UTCDateTime,
+    table_of,
     utcnow,
 )
+from monitor.core.vocab import (
+    DECIDER_ROLES,
+    DECISIONS,
+    DISMISS_REASONS,
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    AlertReason,
+    Role,
+    Status,
+    severity_rank,
+)
+from monitor.review.escalation import raise_alert
 
-DECISIONS = ("confirmed", "dismissed", "escalated")
-FINAL_STATUSES = ("confirmed", "dismissed")
-DISMISS_REASONS = ("not_school_related", "not_violence", "duplicate", "old_news", "fiction_or_film", "other")
-DECIDER_ROLES = ("moderator", "admin")
 DEFAULT_LEASE = timedelta(minutes=15)
-_DISPLAY_TZ = ZoneInfo("Asia/Almaty")
-
-
-def record_audit(
-    session: Session, actor: str, action: str, entity_type: str, entity_id: int | None, **detail: Any
-) -> AuditEvent:
-    """Append an audit event in the caller's transaction."""
-    event = AuditEvent(actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, detail=detail)
-    session.add(event)
-    return event
+# Most severe first, then oldest: the order claim_next takes and the CLI lists.
+CLAIM_ORDER = (col(QueueItem.severity_rank).desc(), col(QueueItem.created_at), col(QueueItem.id))
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,9 @@ class QueueFilter:
         """Add this filter's WHERE clauses to a select over QueueItem."""
         q = QueueItem
         if self.status:
-            stmt = stmt.where(q.status.in_(self.status))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(q.status).in_(self.status))
         if self.severity is not None:  # "at least": high also lists critical items
-            stmt = stmt.where(q.severity_rank >= severity_rank(self.severity))  # type: ignore[operator]
+            stmt = stmt.where(col(q.severity_rank) >= severity_rank(self.severity))
         exact = {
             "category": self.category, "region": self.region,
             "district": self.district, "school": self.school, "platform": self.platform,
@@ -76,9 +76,9 @@ class QueueFilter:
             if value is not None:
                 stmt = stmt.where(getattr(q, column) == value)
         if self.since is not None:
-            stmt = stmt.where(q.created_at >= self.since)  # type: ignore[operator]
+            stmt = stmt.where(col(q.created_at) >= self.since)
         if self.until is not None:
-            stmt = stmt.where(q.created_at < self.until)  # type: ignore[operator]
+            stmt = stmt.where(col(q.created_at) < self.until)
         return stmt
 
 
@@ -111,12 +111,12 @@ def _held_by_other(item: QueueItem, user: User, now: datetime) -> bool:
 
 def _refuse_if_held(session: Session, item: QueueItem, user: User, now: datetime) -> None:
     if _held_by_other(item, user, now):
-        until = item.lease_expires_at.astimezone(_DISPLAY_TZ).strftime("%H:%M") if item.lease_expires_at else "?"
-        raise QueueError(f"item {item.id} is claimed by {_holder_name(session, item)} until {until} (Almaty time)")
+        until = f"{item.lease_expires_at:%H:%M} UTC" if item.lease_expires_at else "?"
+        raise QueueError(f"item {item.id} is claimed by {_holder_name(session, item)} until {until}")
 
 
 def _get_for_update(session: Session, item_id: int) -> QueueItem:
-    item = session.exec(_locked(session, select(QueueItem).where(QueueItem.id == item_id))).first()
+    item: QueueItem | None = session.exec(_locked(session, select(QueueItem).where(col(QueueItem.id) == item_id))).first()
     if item is None:
         raise NotFound(f"queue item {item_id} does not exist")
     return item
@@ -166,8 +166,8 @@ def enqueue(
 
 def _claimable(now: datetime) -> Any:
     return sa.or_(
-        QueueItem.status == "new",
-        sa.and_(QueueItem.status == "in_review", QueueItem.lease_expires_at < now),  # type: ignore[operator]
+        col(QueueItem.status) == Status.NEW,
+        sa.and_(col(QueueItem.status) == Status.IN_REVIEW, col(QueueItem.lease_expires_at) < now),
     )
 
 
@@ -186,7 +186,7 @@ def claim_next(
         stmt = select(QueueItem).where(_claimable(now))
         if filters is not None:
             stmt = filters.apply(stmt)
-        stmt = stmt.order_by(QueueItem.severity_rank.desc(), QueueItem.created_at, QueueItem.id).limit(1)  # type: ignore[attr-defined]
+        stmt = stmt.order_by(*CLAIM_ORDER).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             return _claim_next_pg(session, stmt, user, now, lease)
         item = session.exec(stmt).first()
@@ -198,22 +198,29 @@ def claim_next(
 
 def _claim_next_pg(session: Session, pick: Any, user: User, now: datetime, lease: timedelta) -> QueueItem | None:
     """Pick, claim and audit in one statement: claim_next is the moderators' hot path."""
-    picked = pick.with_only_columns(QueueItem.id).with_for_update(skip_locked=True).cte("picked")
-    table = QueueItem.__table__  # type: ignore[attr-defined]
+    # The picked row's holder is read before the update, so the audit names the real previous holder
+    # (an expired claim taken over), as the SQLite path does.
+    picked = (pick.with_only_columns(col(QueueItem.id), col(QueueItem.claimed_by_id))
+              .with_for_update(skip_locked=True).cte("picked"))
+    table = table_of(QueueItem)
     until = now + lease
     claimed = (
         sa.update(table)
         .where(table.c.id == picked.c.id)
         .values(claimed_by_id=user.id, lease_expires_at=until, updated_at=now,
-                status=sa.case((table.c.status == "new", "in_review"), else_=table.c.status))
+                status=sa.case((table.c.status == Status.NEW.value, Status.IN_REVIEW.value), else_=table.c.status))
         .returning(*table.c)
         .cte("claimed")
     )
-    audit = sa.insert(AuditEvent.__table__).from_select(  # type: ignore[attr-defined]
+    detail = sa.func.json_build_object(
+        "lease_expires_at", sa.literal(until.isoformat()), "previous_holder", picked.c.claimed_by_id,
+        type_=sa.JSON(),
+    )
+    audit = sa.insert(table_of(AuditEvent)).from_select(
         ["at", "actor", "action", "entity_type", "entity_id", "detail"],
         sa.select(sa.literal(now, UTCDateTime()), sa.literal(user.name), sa.literal("queue.claim"),
-                  sa.literal("queue_item"), claimed.c.id,
-                  sa.literal({"lease_expires_at": until.isoformat(), "previous_holder": None}, sa.JSON())),
+                  sa.literal("queue_item"), claimed.c.id, detail).select_from(
+            claimed.join(picked, picked.c.id == claimed.c.id)),
     ).cte("audit")
     stmt = sa.select(QueueItem).from_statement(sa.select(claimed).add_cte(audit))
     item: QueueItem | None = session.execute(stmt).scalars().first()
@@ -224,8 +231,8 @@ def _take(session: Session, item: QueueItem, user: User, now: datetime, lease: t
     previous = item.claimed_by_id
     item.claimed_by_id = user.id
     item.lease_expires_at = now + lease
-    if item.status == "new" or item.status == "in_review":
-        item.status = "in_review"
+    if item.status in OPEN_STATUSES:
+        item.status = Status.IN_REVIEW
     item.updated_at = now
     session.add(item)
     record_audit(session, user.name, "queue.claim", "queue_item", item.id,
@@ -255,7 +262,7 @@ def release(sessions: sessionmaker[Session], user: User, item_id: int, *, now: d
         item = _get_for_update(session, item_id)
         if item.claimed_by_id is None:
             raise QueueError(f"item {item_id} is not claimed")
-        if item.claimed_by_id != user.id and user.role != "admin":
+        if item.claimed_by_id != user.id and user.role != Role.ADMIN:
             raise QueueError(f"item {item_id} is claimed by {_holder_name(session, item)}, not by you")
         _unclaim(item, now)
         session.add(item)
@@ -266,17 +273,17 @@ def release(sessions: sessionmaker[Session], user: User, item_id: int, *, now: d
 def _unclaim(item: QueueItem, now: datetime) -> None:
     item.claimed_by_id = None
     item.lease_expires_at = None
-    if item.status == "in_review":
-        item.status = "new"
+    if item.status == Status.IN_REVIEW:
+        item.status = Status.NEW
     item.updated_at = now
 
 
 def _check_decision(status: str, reason: str | None) -> None:
     if status not in DECISIONS:
         raise InputError(f"unknown decision {status!r}: expected one of {', '.join(DECISIONS)}")
-    if status == "dismissed" and reason not in DISMISS_REASONS:
+    if status == Status.DISMISSED and reason not in DISMISS_REASONS:
         raise InputError(f"dismissing needs a reason, one of: {', '.join(DISMISS_REASONS)}")
-    if status != "dismissed" and reason is not None and reason not in DISMISS_REASONS:
+    if status != Status.DISMISSED and reason is not None and reason not in DISMISS_REASONS:
         raise InputError(f"unknown reason {reason!r}")
 
 
@@ -301,10 +308,8 @@ def _decide_in(
     session.add(decision)
     record_audit(session, user.name, "queue.decide", "queue_item", item.id,
                  status=status, previous=previous, reason=reason, note=note or None)
-    if status == "escalated":
-        from monitor.notify.alerts import raise_alert
-
-        raise_alert(session, item, "escalated")
+    if status == Status.ESCALATED:
+        raise_alert(session, item, AlertReason.ESCALATED)
     return decision
 
 
@@ -380,7 +385,7 @@ def list_items(
     stmt = select(QueueItem)
     if filters is not None:
         stmt = filters.apply(stmt)
-    stmt = stmt.order_by(QueueItem.severity_rank.desc(), QueueItem.created_at, QueueItem.id)  # type: ignore[attr-defined]
+    stmt = stmt.order_by(*CLAIM_ORDER)
     return list(session.exec(stmt.limit(limit).offset(offset)))
 
 

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
+from monitor.core.audit import record_audit
 from monitor.core.config import Settings
 from monitor.core.db import transaction
-from monitor.review.queue import record_audit
 from monitor.core.tables import (
     Alert,
     Classification,
@@ -37,11 +37,11 @@ from monitor.core.tables import (
     Snapshot,
     utcnow,
 )
+from monitor.core.vocab import EVIDENCE_STATUSES, Status
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-KEEP_EVIDENCE = ("new", "in_review", "escalated", "confirmed")
 
 
 @dataclass
@@ -177,7 +177,7 @@ def _purge_snapshots(sessions: sessionmaker[Session], before: datetime, report: 
         kept = (
             select(col(Post.snapshot_id))
             .join(QueueItem, col(QueueItem.incident_id) == col(Post.incident_id))
-            .where(col(Post.snapshot_id).is_not(None), col(QueueItem.status).in_(KEEP_EVIDENCE))
+            .where(col(Post.snapshot_id).is_not(None), col(QueueItem.status).in_(EVIDENCE_STATUSES))
         )
         report.add(
             "snapshot_body",
@@ -200,8 +200,8 @@ def purge(sessions: sessionmaker[Session], settings: Settings, now: datetime | N
     now = now or utcnow()
     r = settings.retention
     report = PurgeReport()
-    _purge_items(sessions, "dismissed", now - timedelta(days=r.dismissed_days), report)
-    _purge_items(sessions, "confirmed", now - timedelta(days=r.confirmed_days), report)
+    _purge_items(sessions, Status.DISMISSED, now - timedelta(days=r.dismissed_days), report)
+    _purge_items(sessions, Status.CONFIRMED, now - timedelta(days=r.confirmed_days), report)
     _purge_unflagged(sessions, now - timedelta(days=r.unflagged_days), report)
     _purge_snapshots(sessions, now - timedelta(days=r.snapshot_days), report)
     with transaction(sessions) as session:

@@ -13,8 +13,7 @@ from sqlmodel import Session, col, select
 
 from monitor.core import tables
 from monitor.core.tables import Decision, QueueItem, User, utcnow
-
-POSITIVE = ("confirmed", "escalated")
+from monitor.core.vocab import OPEN_STATUSES, POSITIVE_DECISIONS, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +65,7 @@ def daily(session: Session, zone: ZoneInfo, days: int = 30) -> list[Bar]:
         select(flagged_day, sa.func.count()).where(col(QueueItem.created_at) >= start).group_by(flagged_day))}
     decided_day = _day(session, QueueItem.decided_at, zone)
     confirmed = {str(k): int(n) for k, n in session.exec(select(decided_day, sa.func.count()).where(
-        col(QueueItem.decided_at) >= start, col(QueueItem.status).in_(POSITIVE)).group_by(decided_day))}
+        col(QueueItem.decided_at) >= start, col(QueueItem.status).in_(POSITIVE_DECISIONS)).group_by(decided_day))}
     rows: dict[str, tuple[int, int]] = {}
     for n in range(days):
         d: date = today - timedelta(days=days - 1 - n)
@@ -79,7 +78,7 @@ def by_column(session: Session, column: str, zone: ZoneInfo, days: int = 30, lim
     """Flags and confirmed items per district or category over the last `days` days, most flagged first."""
     attr = getattr(QueueItem, column)
     start = utcnow() - timedelta(days=days)
-    confirmed = sa.func.sum(sa.case((col(QueueItem.status).in_(POSITIVE), 1), else_=0))
+    confirmed = sa.func.sum(sa.case((col(QueueItem.status).in_(POSITIVE_DECISIONS), 1), else_=0))
     rows = session.exec(select(attr, sa.func.count(), confirmed).where(col(QueueItem.created_at) >= start)
                         .group_by(attr).order_by(sa.func.count().desc()).limit(limit)).all()
     return _bars({str(k or "unknown"): (int(n), int(c or 0)) for k, n, c in rows})
@@ -100,7 +99,7 @@ def weekly(session: Session, column: str, zone: ZoneInfo, weeks: int = 8, limit:
     first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     start = datetime.combine(first, datetime.min.time(), zone)
     day = _day(session, QueueItem.created_at, zone)
-    positive = sa.func.sum(sa.case((col(QueueItem.status).in_(POSITIVE), 1), else_=0))
+    positive = sa.func.sum(sa.case((col(QueueItem.status).in_(POSITIVE_DECISIONS), 1), else_=0))
     cells: dict[str, list[list[int]]] = {}
     for key, d, n, c in session.exec(select(attr, day, sa.func.count(), positive)
                                      .where(col(QueueItem.created_at) >= start).group_by(attr, day)):
@@ -118,9 +117,9 @@ def weekly(session: Session, column: str, zone: ZoneInfo, weeks: int = 8, limit:
 
 def queue_size(session: Session) -> dict[str, Any]:
     """Open items, how many are claimed, and the age of the oldest."""
-    open_items = col(QueueItem.status).in_(("new", "in_review"))
+    open_items = col(QueueItem.status).in_(OPEN_STATUSES)
     count, oldest = session.exec(select(sa.func.count(), sa.func.min(QueueItem.created_at)).where(open_items)).one()
-    escalated = session.exec(select(sa.func.count()).where(QueueItem.status == "escalated")).one()
+    escalated = session.exec(select(sa.func.count()).where(QueueItem.status == Status.ESCALATED)).one()
     in_review = session.exec(select(sa.func.count()).where(QueueItem.status == "in_review")).one()
     if isinstance(oldest, datetime) and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=ZoneInfo("UTC"))
@@ -140,7 +139,7 @@ def throughput(session: Session, days: int = 7) -> list[tuple[str, int, int]]:
 
 def precision(session: Session) -> list[Precision]:
     """Precision from decisions per category and model version (escalated counts as confirmed)."""
-    positive = sa.func.sum(sa.case((col(Decision.status).in_(POSITIVE), 1), else_=0))
+    positive = sa.func.sum(sa.case((col(Decision.status).in_(POSITIVE_DECISIONS), 1), else_=0))
     rows = session.exec(select(QueueItem.category, Decision.model_version, sa.func.count(), positive)
                         .join(QueueItem, col(QueueItem.id) == Decision.queue_item_id)
                         .group_by(col(QueueItem.category), col(Decision.model_version))

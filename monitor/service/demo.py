@@ -13,12 +13,14 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from monitor.core import tables
+from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, QueueError
-from monitor.ingest.pipeline import IngestResult, Pipeline
 from monitor.core.posts import Post, post_from_record
-from monitor.review.queue import decide, record_audit
 from monitor.core.tables import utcnow
+from monitor.core.vocab import DismissReason, Status
+from monitor.ingest.pipeline import IngestResult, Pipeline
+from monitor.review.queue import decide
 from monitor.review.users import create_user
 
 DEMO_FILE = Path(__file__).with_name("demo_posts.jsonl")
@@ -73,8 +75,8 @@ def load_demo(pipeline: Pipeline, sessions: sessionmaker[Session], *, user: str 
                 tables.Post, col(tables.Post.id) == tables.QueueItem.post_id).where(
                 col(tables.Post.external_id).startswith(DEMO_PREFIX), tables.QueueItem.status == "new")
                 .order_by(col(tables.QueueItem.created_at)).limit(3)))
-        for item_id, (status, reason) in zip(items, (("confirmed", None), ("confirmed", None),
-                                                     ("dismissed", "old_news")), strict=False):
+        for item_id, (status, reason) in zip(items, ((Status.CONFIRMED, None), (Status.CONFIRMED, None),
+                                                     (Status.DISMISSED, DismissReason.OLD_NEWS)), strict=False):
             try:
                 decide(sessions, moderator, item_id or 0, status, reason=reason, note="demo decision")
                 decided += 1

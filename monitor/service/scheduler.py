@@ -175,10 +175,8 @@ def add_service_jobs(
 ) -> None:
     """Add the service's jobs: sources (when a pipeline and HTTP client are given), classify backlog,
     lease expiry, alerts, digest (at its local time, and a retry/catch-up tick), retention."""
-    from monitor.notify import alerts
-    from monitor.notify import digest_runs
-    from monitor.review import queue
-    from monitor.review import retention
+    from monitor.notify import alerts, digest_runs
+    from monitor.review import queue, retention
 
     ctx = scheduler.ctx
     s, sc = ctx.settings, ctx.settings.scheduler

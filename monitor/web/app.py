@@ -22,8 +22,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from monitor.core.classification import Classifier
 from monitor.core.config import Settings
 from monitor.core.errors import InputError, MonitorError, NotFound, QueueError
-from monitor.ingest.pipeline import Pipeline
 from monitor.core.places.gazetteer import Places
+from monitor.ingest.pipeline import Pipeline
 from monitor.web.render import STATIC_DIR, make_templates, page
 from monitor.web.security import CsrfRefused, Forbidden, LoginRequired, LoginThrottle, SecurityHeaders
 

@@ -15,18 +15,19 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from monitor.core.vocab import DISMISS_REASONS, DismissReason
 from monitor.web.security import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
-DISMISS_REASONS: tuple[tuple[str, str], ...] = (
-    ("not_school_related", "Not school-related"),
-    ("not_violence", "Not violence"),
-    ("duplicate", "Duplicate"),
-    ("old_news", "Old news"),
-    ("fiction_or_film", "Fiction or film"),
-    ("other", "Other"),
-)
+DISMISS_LABELS: dict[DismissReason, str] = {
+    DismissReason.NOT_SCHOOL_RELATED: "Not school-related",
+    DismissReason.NOT_VIOLENCE: "Not violence",
+    DismissReason.DUPLICATE: "Duplicate",
+    DismissReason.OLD_NEWS: "Old news",
+    DismissReason.FICTION_OR_FILM: "Fiction or film",
+    DismissReason.OTHER: "Other",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env.filters["local"] = local
     env.filters["safe_url"] = safe_url
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
-    env.globals["dismiss_reasons"] = DISMISS_REASONS
+    env.globals["dismiss_reasons"] = [(r.value, DISMISS_LABELS[r]) for r in DISMISS_REASONS]
     env.globals["timezone_name"] = timezone
     return Jinja2Templates(env=env)
 

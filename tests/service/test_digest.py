@@ -13,10 +13,10 @@ from sqlmodel import Session, select
 
 from monitor.core.config import DigestList, DigestSettings, Settings, SmtpSettings, WebSettings, load_settings
 from monitor.core.db import create_db_engine, session_factory
-from monitor.notify.digest import collect, pseudonym, pseudonym_key, recipient_lists, render
-from monitor.notify.digest_runs import is_due, run_digests, send_list
 from monitor.core.errors import ConfigError
 from monitor.core.tables import DigestRun
+from monitor.notify.digest import collect, pseudonym, pseudonym_key, recipient_lists, render
+from monitor.notify.digest_runs import is_due, run_digests, send_list
 from tests.service.conftest import Cert, SmtpServer, password_authenticator
 from tests.service.seed import add_item, seed_digest
 

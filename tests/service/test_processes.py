@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from monitor.core.config import DatabaseSettings, Settings
 from monitor.core.db import create_db_engine, session_factory
-from monitor.ingest.pipeline import Pipeline
 from monitor.core.tables import JobRun
+from monitor.ingest.pipeline import Pipeline
 from tests.service.ingest_worker import batch
 from tests.service.scale_worker import INTERVAL_S
 

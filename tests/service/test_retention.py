@@ -12,7 +12,6 @@ from sqlmodel import Session, select
 
 from monitor.core.config import RetentionSettings, Settings
 from monitor.core.db import transaction
-from monitor.review.retention import purge
 from monitor.core.tables import (
     Alert,
     AuditEvent,
@@ -24,6 +23,8 @@ from monitor.core.tables import (
     QueueItem,
     Snapshot,
 )
+from monitor.core.vocab import DECISIONS
+from monitor.review.retention import purge
 from tests.helpers import make_user
 from tests.service.seed import add_item
 
@@ -64,7 +65,8 @@ def attach(sessions: sessionmaker[Session], item_id: int, fetched_at: datetime) 
         assert post is not None
         post.snapshot_id = snap.id
         session.add(Classification(post_id=post.id or 0, model_version="m", score=0.9, flag=True))
-        session.add(Decision(queue_item_id=item_id, user_id=user.id or 0, status=item.status))
+        if item.status in DECISIONS:  # an undecided item has no decision row (a CHECK refuses one)
+            session.add(Decision(queue_item_id=item_id, user_id=user.id or 0, status=item.status))
         session.add(Alert(queue_item_id=item_id, reason="critical", sent_at=item.decided_at))
         session.add(
             AuditEvent(actor="mod", action="queue.decide", entity_type="queue_item", entity_id=item_id)
@@ -154,7 +156,7 @@ def test_purge_applies_each_rule_and_keeps_what_must_stay(
             snaps[escalated]: True,
         }
         assert session.exec(select(sa.func.count()).select_from(Incident)).one() == 4
-        assert session.exec(select(sa.func.count()).select_from(Decision)).one() == 4
+        assert session.exec(select(sa.func.count()).select_from(Decision)).one() == 3  # the open item never had one
         assert session.exec(select(sa.func.count()).select_from(Classification)).one() == 4
         assert [j.started_at for j in session.exec(select(JobRun)).all()] == [NOW - DAY]
     assert report.counts["queue_item_dismissed"] == 1 and report.counts["queue_item_confirmed"] == 1

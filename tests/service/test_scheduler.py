@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from monitor.core.config import DigestSettings, SchedulerSettings, Settings, SmtpSettings, SourceSettings
 from monitor.core.errors import ScrapeError
 from monitor.core.locks import EPOCH, interval_slot
+from monitor.core.tables import JobRun, Source
 from monitor.ingest.pipeline import Pipeline
 from monitor.service.scheduler import (
     JobContext,
@@ -22,7 +23,6 @@ from monitor.service.scheduler import (
     interval_trigger,
     run_guarded,
 )
-from monitor.core.tables import JobRun, Source
 from tests.fakes import KeywordClassifier
 from tests.service.conftest import SmtpServer
 from tests.service.seed import seed_digest

@@ -16,16 +16,15 @@ from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.core.classification import severity_rank
 from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.tables import Classification, Incident, Post, QueueItem, Snapshot
+from monitor.core.vocab import severity_rank
 from monitor.review.users import create_user
 from monitor.web import create_app
 from tests.fakes import KeywordClassifier, TablePlaces
 
 PASSWORD = "correct horse battery"
-ROLES = ("viewer", "moderator", "admin")
 # Recent, so the dashboard's 30-day and 8-week windows include the seeded items whenever tests run.
 BASE = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
 HOSTILE_TEXT = ('Драка в школе №7 <script>window.__pwned=1</script> <img src=x onerror="window.__pwned=2"> '

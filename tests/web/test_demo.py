@@ -7,9 +7,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from monitor.core.config import Settings
-from monitor.service.demo import DEMO_PREFIX, demo_posts, load_demo, remove_demo
-from monitor.ingest.pipeline import Pipeline
 from monitor.core.tables import Classification, Decision, Incident, Post, QueueItem, User
+from monitor.ingest.pipeline import Pipeline
+from monitor.service.demo import DEMO_PREFIX, demo_posts, load_demo, remove_demo
 from tests.fakes import KeywordClassifier, TablePlaces
 from tests.web.conftest import add_item
 

@@ -86,14 +86,23 @@ def test_repeated_wrong_passwords_lock_the_account(app: FastAPI, users: dict[str
             bad = client.post("/login", data={"name": "viewer", "password": "nope", "csrf_token": csrf})
             assert bad.status_code == 401 and "wrong name or password" in bad.text
         locked = client.post("/login", data={"name": "viewer", "password": PASSWORD, "csrf_token": csrf})
-        assert locked.status_code == 401 and "locked until" in locked.text
+        # A locked account answers exactly like an unknown name: which names exist is not revealed.
+        for _ in range(5):
+            client.post("/login", data={"name": "nobody", "password": "nope", "csrf_token": csrf})
         unknown = client.post("/login", data={"name": "nobody", "password": "x", "csrf_token": csrf})
-        assert "wrong name or password" in unknown.text
+        assert locked.status_code == unknown.status_code == 401
+        assert _error_of(locked.text) == _error_of(unknown.text) and "wrong name or password" in locked.text
     with sessions() as session:
         user = session.exec(select(User).where(User.name == "viewer")).one()
         assert user.locked_until is not None
         failures = session.exec(select(AuditEvent).where(AuditEvent.action == "auth.login_failed")).all()
         assert len(failures) == 5
+        assert session.exec(select(AuditEvent).where(AuditEvent.action == "auth.login_locked")).one()
+
+
+def _error_of(html: str) -> str:
+    start = html.index('class="msg')
+    return html[start:html.index("</p>", start)]
 
 
 def test_hostile_post_is_escaped_and_evidence_highlighted(client_for: Clients, seeded: Seeded) -> None:
@@ -186,8 +195,14 @@ def test_logout_ends_the_session_and_next_cannot_leave_the_site(app: FastAPI, us
                                                "next": "//evil.example/x"}, follow_redirects=False)
         assert response.headers["location"] == "/"
         csrf = csrf_of(client.get("/").text)
+        saved = dict(client.cookies)
         client.post("/logout", data={"csrf_token": csrf})
         assert client.get("/", follow_redirects=False).headers["location"].startswith("/login")
+        # A cookie copied before the logout no longer works: the session ended on the server too.
+        client.cookies.clear()
+        client.cookies.update(saved)
+        again = client.get("/", follow_redirects=False)
+        assert again.status_code == 303 and again.headers["location"].startswith("/login")
 
 
 def test_dashboard_shows_precision_from_decisions(client_for: Clients, seeded: Seeded) -> None:

@@ -12,12 +12,12 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from monitor.core import tables
-from monitor.core.classification import severity_rank
 from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound, QueueError
-from monitor.ingest.incidents.match import Embed, find_incident, forget, remember
 from monitor.core.tables import Incident, Post, QueueItem, User, utcnow
+from monitor.core.vocab import DECIDER_ROLES, severity_rank
+from monitor.ingest.incidents.match import Embed, find_incident, forget, remember
 
 __all__ = ["Embed", "assign_incident", "find_incident", "incident_posts", "split_incident"]
 
@@ -59,7 +59,7 @@ def split_incident(
 
 def _split(session: Session, user: User, queue_item_id: int, post_ids: Sequence[int]) -> QueueItem:
     forget(session)  # posts move between incidents: a grouping index of this transaction is stale
-    if user.role not in ("moderator", "admin"):
+    if user.role not in DECIDER_ROLES:
         raise QueueError(f"user {user.name} is a {user.role}: only moderators and admins split incidents")
     item = session.get(QueueItem, queue_item_id)
     if item is None:
@@ -96,7 +96,7 @@ def _split(session: Session, user: User, queue_item_id: int, post_ids: Sequence[
     item.updated_at = now
     session.add(item)
     session.flush()
-    from monitor.review.queue import record_audit
+    from monitor.core.audit import record_audit
 
     record_audit(session, user.name, "incident.split", "queue_item", new_item.id, from_queue_item=item.id,
                  from_incident=old.id, incident=new.id, post_ids=sorted(wanted))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, Field
 
+from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError
 from monitor.core.posts import post_from_record
-from monitor.review.queue import DISMISS_REASONS, claim, claim_next, decide, record_audit
+from monitor.core.vocab import DISMISS_REASONS, Role, Status
 from monitor.review.detail import item_json, load_item
 from monitor.review.queries import parse_query, queue_page
+from monitor.review.queue import claim, claim_next, decide
 from monitor.web.routes.queue import to_filter
 from monitor.web.security import Actor, require
 
@@ -24,7 +25,7 @@ MAX_POSTS_PER_REQUEST = 1000
 class DecisionIn(BaseModel):
     """A decision on a queue item."""
 
-    status: Literal["confirmed", "dismissed", "escalated"]
+    status: Literal[Status.CONFIRMED, Status.DISMISSED, Status.ESCALATED]
     reason: str | None = Field(None, description=f"required to dismiss: one of {', '.join(DISMISS_REASONS)}")
     note: str | None = Field(None, max_length=5000)
 
@@ -42,7 +43,7 @@ class IngestOut(BaseModel):
 
 
 @router.get("/items", summary="List queue items (same filters as the queue page)")
-def list_items(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> dict[str, Any]:
+def list_items(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> dict[str, Any]:
     """Queue items matching status, severity, category, region, district, school, platform, language,
     date_from, date_to, has_video, sort, page."""
     web = request.app.state.web
@@ -55,7 +56,7 @@ def list_items(request: Request, actor: Annotated[Actor, Depends(require("viewer
 
 
 @router.get("/items/{item_id}", summary="One queue item with its posts, verdict and decisions")
-def get_item(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> dict[str, Any]:
+def get_item(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> dict[str, Any]:
     """The item in full; the view is audited like the item page."""
     web = request.app.state.web
     with transaction(web.sessions) as session:
@@ -66,36 +67,36 @@ def get_item(item_id: int, request: Request, actor: Annotated[Actor, Depends(req
 
 @router.post("/items/{item_id}/claim", summary="Claim an item (or renew your lease)")
 def claim_item(item_id: int, request: Request,
-               actor: Annotated[Actor, Depends(require("moderator"))]) -> dict[str, Any]:
+               actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> dict[str, Any]:
     """Claim; 409 when someone else holds it."""
     web = request.app.state.web
-    item = claim(web.sessions, actor.user, item_id, lease=timedelta(minutes=web.settings.queue.lease_minutes))
+    item = claim(web.sessions, actor.user, item_id, lease=web.settings.queue.lease)
     return {"id": item.id, "status": item.status, "lease_expires_at": item.lease_expires_at}
 
 
 @router.post("/claim-next", summary="Claim the most severe open item matching the filters")
-def claim_next_item(request: Request, actor: Annotated[Actor, Depends(require("moderator"))]) -> dict[str, Any]:
+def claim_next_item(request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> dict[str, Any]:
     """The claimed item's id, or null when nothing is left."""
     web = request.app.state.web
     q = parse_query(dict(request.query_params))
     item = claim_next(web.sessions, actor.user, filters=to_filter(q, request),
-                      lease=timedelta(minutes=web.settings.queue.lease_minutes))
+                      lease=web.settings.queue.lease)
     return {"id": item.id if item else None}
 
 
 @router.post("/items/{item_id}/decide", summary="Confirm, dismiss (with a reason) or escalate")
 def decide_item(item_id: int, decision: DecisionIn, request: Request,
-                actor: Annotated[Actor, Depends(require("moderator"))]) -> dict[str, Any]:
+                actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> dict[str, Any]:
     """Record the decision; 409 when another moderator holds the claim or it is already decided."""
     result = decide(request.app.state.web.sessions, actor.user, item_id, decision.status,
-                    reason=decision.reason if decision.status == "dismissed" else None, note=decision.note)
+                    reason=decision.reason if decision.status == Status.DISMISSED else None, note=decision.note)
     return {"id": item_id, "status": result.status, "reason": result.reason}
 
 
 @router.post("/posts", summary="Ingest posts from a collector we do not run", response_model=IngestOut)
 def ingest_posts(
     request: Request,
-    actor: Annotated[Actor, Depends(require("moderator"))],
+    actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
     records: Annotated[list[Any], Body(description="ingest-format post objects (as `monitor ingest` reads)")],
 ) -> IngestOut:
     """Validate every record first (nothing is stored when one is bad), then run the batch through the pipeline."""

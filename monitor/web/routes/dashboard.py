@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from monitor.core.vocab import Role
 from monitor.review import stats
 from monitor.web.render import page
 from monitor.web.security import Actor, require
@@ -15,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+def dashboard(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """Flags and confirmations by day, district and category; queue age; throughput; precision; health."""
     web = request.app.state.web
     with web.sessions() as session:

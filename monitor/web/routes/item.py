@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from monitor.core import tables
+from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import NotFound, QueueError
+from monitor.core.vocab import FINAL_STATUSES, Role, Status
 from monitor.ingest.incidents.store import split_incident
-from monitor.review.queue import add_note, claim, decide, record_audit, release
 from monitor.review.detail import load_item, snapshot_text
+from monitor.review.queue import add_note, claim, decide, release
 from monitor.web.render import flash, highlight, page
 from monitor.web.security import Actor, require
 
@@ -25,7 +26,7 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.get("/items/{item_id}")
-def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """One queue item with its evidence; the view itself is audited."""
     web = request.app.state.web
     with transaction(web.sessions) as session:
@@ -40,12 +41,12 @@ def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
 
 
 def _can_split(item: tables.QueueItem, posts: list[tables.Post]) -> bool:
-    return len(posts) > 1 and item.status not in ("confirmed", "dismissed")
+    return len(posts) > 1 and item.status not in FINAL_STATUSES
 
 
 @router.get("/items/{item_id}/snapshots/{snapshot_id}")
 def snapshot_view(item_id: int, snapshot_id: int, request: Request,
-                  actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+                  actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """The archived page a post was parsed from, shown as escaped text; the view is audited."""
     web = request.app.state.web
     with transaction(web.sessions) as session:
@@ -75,9 +76,9 @@ def _refused(request: Request, item_id: int, error: QueueError) -> Response:
 
 
 @router.post("/items/{item_id}/claim")
-def claim_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("moderator"))]) -> Response:
+def claim_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> Response:
     """Claim the item (or renew one's own lease)."""
-    lease = timedelta(minutes=request.app.state.web.settings.queue.lease_minutes)
+    lease = request.app.state.web.settings.queue.lease
     try:
         claim(request.app.state.web.sessions, actor.user, item_id, lease=lease)
     except QueueError as e:
@@ -87,7 +88,7 @@ def claim_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(r
 
 @router.post("/items/{item_id}/release")
 def release_view(item_id: int, request: Request,
-                 actor: Annotated[Actor, Depends(require("moderator"))]) -> Response:
+                 actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> Response:
     """Give the claim back."""
     try:
         release(request.app.state.web.sessions, actor.user, item_id)
@@ -100,7 +101,7 @@ def release_view(item_id: int, request: Request,
 def decide_view(
     item_id: int,
     request: Request,
-    actor: Annotated[Actor, Depends(require("moderator"))],
+    actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
     status: Annotated[str, Form()],
     reason: Annotated[str | None, Form()] = None,
     note: Annotated[str | None, Form(max_length=5000)] = None,
@@ -108,14 +109,14 @@ def decide_view(
     """Confirm, dismiss with a reason, or escalate; refused when another moderator holds the claim."""
     try:
         decide(request.app.state.web.sessions, actor.user, item_id, status,
-               reason=reason or None if status == "dismissed" else None, note=(note or "").strip() or None)
+               reason=reason or None if status == Status.DISMISSED else None, note=(note or "").strip() or None)
     except QueueError as e:
         return _refused(request, item_id, e)
     return _done(request, item_id, f"item {item_id} {status}", to_queue=True)
 
 
 @router.post("/items/{item_id}/note")
-def note_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("moderator"))],
+def note_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
               note: Annotated[str, Form(max_length=5000)]) -> Response:
     """Add a note to the item's history."""
     add_note(request.app.state.web.sessions, actor.user, item_id, note)
@@ -123,7 +124,7 @@ def note_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
 
 
 @router.post("/items/{item_id}/split")
-def split_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require("moderator"))],
+def split_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
                post_ids: Annotated[list[int], Form()]) -> Response:
     """Move the ticked posts out of this incident into a new incident with its own queue item."""
     try:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from monitor.core.classification import CATEGORIES, SEVERITIES
 from monitor.core.errors import InputError
-from monitor.review.queue import DISMISS_REASONS, QueueFilter, bulk_decide, claim_next
+from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
 from monitor.review.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
+from monitor.review.queue import QueueFilter, bulk_decide, claim_next
 from monitor.web.render import flash, page
 from monitor.web.security import Actor, require
 
@@ -39,7 +38,7 @@ def to_filter(q: QueueQuery, request: Request) -> QueueFilter:
 
 
 @router.get("/")
-def queue_view(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+def queue_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """The review queue with filters, counts and pages."""
     web = request.app.state.web
     q = parse_query(dict(request.query_params))
@@ -59,14 +58,13 @@ def _back(target: str) -> str:
 
 
 @router.post("/queue/claim-next")
-async def claim_next_view(request: Request, actor: Annotated[Actor, Depends(require("moderator"))]) -> Response:
+async def claim_next_view(request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> Response:
     """Claim the most severe open item matching the current filters and open it."""
     web = request.app.state.web
     form = await request.form()
     args = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     q = parse_query(args)
-    lease = timedelta(minutes=web.settings.queue.lease_minutes)
-    item = claim_next(web.sessions, actor.user, filters=to_filter(q, request), lease=lease)
+    item = claim_next(web.sessions, actor.user, filters=to_filter(q, request), lease=web.settings.queue.lease)
     if item is None:
         flash(request, "nothing left to claim under these filters")
         return RedirectResponse("/?" + urlencode(q.params()), status_code=303)
@@ -76,7 +74,7 @@ async def claim_next_view(request: Request, actor: Annotated[Actor, Depends(requ
 @router.post("/queue/bulk")
 def bulk_view(
     request: Request,
-    actor: Annotated[Actor, Depends(require("moderator"))],
+    actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
     action: Annotated[str, Form()],
     ids: Annotated[list[int], Form()] = [],  # noqa: B006  (FastAPI reads the default, never mutates it)
     reason: Annotated[str | None, Form()] = None,
@@ -84,15 +82,15 @@ def bulk_view(
 ) -> Response:
     """Confirm, dismiss (with a reason) or escalate the ticked items; refusals are reported, not hidden."""
     web = request.app.state.web
-    if action not in ("confirmed", "dismissed", "escalated"):
+    if action not in DECISIONS:
         raise InputError("choose confirm, dismiss or escalate")
     if not ids:
         raise InputError("tick at least one item")
     if len(ids) > 500:
         raise InputError("at most 500 items at once")
-    if action == "dismissed" and reason not in DISMISS_REASONS:
+    if action == Status.DISMISSED and reason not in DISMISS_REASONS:
         raise InputError("dismissing needs a reason")
-    result = bulk_decide(web.sessions, actor.user, ids, action, reason=reason if action == "dismissed" else None)
+    result = bulk_decide(web.sessions, actor.user, ids, action, reason=reason if action == Status.DISMISSED else None)
     flash(request, f"{len(result.decided)} item(s) {action}", "ok")
     for item_id, why in list(result.refused.items())[:5]:
         flash(request, f"item {item_id}: {why}", "error")

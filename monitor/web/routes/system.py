@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from sqlmodel import select
 
 from monitor.core import tables
+from monitor.core.vocab import STATUSES, Role
 from monitor.web.render import page
 from monitor.web.security import Actor, require
 
@@ -43,7 +44,7 @@ class _QueueCollector(Collector):
         with self.sessions() as session:
             counts = dict(session.exec(select(tables.QueueItem.status, sa.func.count())
                                        .group_by(tables.QueueItem.status)).all())
-            for status in tables.QUEUE_STATUSES:
+            for status in STATUSES:
                 items.add_metric([status], float(counts.get(status, 0)))
             for name, failures in session.exec(select(tables.Source.name, tables.Source.consecutive_failures)):
                 failing.add_metric([name], float(failures))
@@ -60,7 +61,7 @@ def metrics(request: Request) -> Response:
 
 
 @router.get("/docs")
-def docs(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+def docs(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """The API reference, rendered here from the OpenAPI schema (no remote Swagger assets)."""
     schema = request.app.openapi()
     operations = []
@@ -74,6 +75,6 @@ def docs(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) 
 
 
 @router.get("/openapi.json", include_in_schema=False)
-def openapi_json(request: Request, actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+def openapi_json(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """The OpenAPI schema (signed-in users only)."""
     return JSONResponse(request.app.openapi())
