@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export MONITOR_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install migrate run demo test services lint bench clean
+.PHONY: install migrate run demo test services lint gates bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,11 +36,16 @@ run: migrate
 services:
 	bash scripts/services.sh
 
-test: install services
-	$(VENV)/bin/pytest
-
-lint: install
+# The gates every change passes (CI runs them through `make test`): lint, types, layering.
+gates: install
 	$(VENV)/bin/ruff check monitor models scrapers bench tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+lint: gates
+
+test: install services gates
+	$(VENV)/bin/pytest --durations=20
 
 clean:
 	rm -rf $(VENV) data

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from scrapers import PARSERS
+from scrapers import PLATFORMS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "http"
 PAGE = FIXTURES / "telegram" / "channel_before_181.html"
@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     args = ap.parse_args()
     body = PAGE.read_bytes()
-    parse = PARSERS["telegram"]
+    parse = PLATFORMS["telegram"].parse
     posts, _ = parse(body, URL)
     ours, our_calls = rate(lambda: parse(body, URL), args.seconds)
     summary: dict[str, Any] = {
@@ -86,7 +86,7 @@ def main() -> None:
     for name, (rel, url) in OTHERS.items():
         data = (FIXTURES / rel).read_bytes()
         platform_name = name.split("_")[0]
-        parser = PARSERS[platform_name]
+        parser = PLATFORMS[platform_name].parse
         others[name] = round(rate(partial(parser, data, url), args.seconds / 3)[0], 1)
     summary["other_pages_per_s"] = others
     summary["goals"] = {"pages_per_s": 200, "ratio_vs_snscrape": 3}

@@ -13,7 +13,7 @@ from models.encoder import Encoder, load_encoder
 from models.head import OUTPUTS, Head, features, load_head
 from models.registry import model_dir, trained_root
 from models.severity import SeverityRules, rules_from_config
-from monitor.core.classification import ClassifyItem, Evidence, Verdict
+from monitor.core.classification import ClassifyItem, Evidence, Verdict, merge_spans
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError
 from monitor.core.vocab import CATEGORIES
@@ -21,17 +21,6 @@ from monitor.core.vocab import CATEGORIES
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|$)", re.MULTILINE)
 MAX_EVIDENCE_SENTENCES = 16
 MAX_EVIDENCE_CHARS = 300
-
-
-def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, non-overlapping spans (overlapping or touching ones joined)."""
-    out: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
 
 
 def sentences(text: str) -> list[tuple[int, int]]:

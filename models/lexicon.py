@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.core.vocab import CATEGORIES
+
 _W = r"(?<![\w])"  # a word start (works for Cyrillic and Latin alike)
 
 # Signals: categories plus the severity signals (weapon, injury, sexual, video, crowd) and context cues.
@@ -91,8 +93,7 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"olympiad\w*", r"movie\w*", r"film\w*", r"novel\w*", r"campaign\w*", r"workshop\w*", r"graduation\w*",
     ),
 }
-CATEGORY_SIGNALS = ("physical_violence", "bullying", "cyberbullying", "extortion", "sexual_misconduct",
-                    "teacher_misconduct", "threat_weapon")
+CATEGORY_SIGNALS: tuple[str, ...] = tuple(c.value for c in CATEGORIES)
 # Which signals are shown as evidence (context cues like "school" explain nothing on their own).
 EVIDENCE_SIGNALS = (*CATEGORY_SIGNALS, "injury")
 SIGNALS = tuple(PATTERNS)

@@ -1,8 +1,9 @@
-"""One module per platform; REGISTRY maps a source's `platform` to its scraper class and parse function."""
+"""One module per platform; PLATFORMS maps a source's `platform` to its scraper class and its parse function."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from monitor.core.posts import Post
 from scrapers import generic, news, telegram, vk, youtube
@@ -10,21 +11,22 @@ from scrapers.base import Page, Scraper, ScraperFactory
 
 Parse = Callable[[bytes | str, str], tuple[list[Post], str | None]]
 
-REGISTRY: dict[str, ScraperFactory] = {
-    "telegram": telegram.TelegramScraper,
-    "vk": vk.VkScraper,
-    "youtube": youtube.YoutubeScraper,
-    "news": news.NewsScraper,
-    "generic": generic.GenericScraper,
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """A platform's scraper (the fetch loop, for the run loop) and its pure parse (for `monitor parse`)."""
+
+    scraper: ScraperFactory
+    parse: Parse
+
+
+# The one registry: adding a platform is one line here.
+PLATFORMS: dict[str, Platform] = {
+    "telegram": Platform(telegram.TelegramScraper, telegram.parse),
+    "vk": Platform(vk.VkScraper, vk.parse),
+    "youtube": Platform(youtube.YoutubeScraper, youtube.parse),
+    "news": Platform(news.NewsScraper, news.parse),
+    "generic": Platform(generic.GenericScraper, generic.parse),
 }
 
-# The pure parse function of each platform, for `monitor parse` and the benchmark.
-PARSERS: dict[str, Parse] = {
-    "telegram": telegram.parse,
-    "vk": vk.parse,
-    "youtube": youtube.parse,
-    "news": news.parse,
-    "generic": generic.parse,
-}
-
-__all__ = ["PARSERS", "REGISTRY", "Page", "Parse", "Scraper", "ScraperFactory"]
+__all__ = ["PLATFORMS", "Page", "Parse", "Platform", "Scraper", "ScraperFactory"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 import feedparser
+import htmldate
 import lxml.html
 import trafilatura
 from lxml import etree
@@ -23,12 +23,6 @@ from monitor.ingest.http import HttpClient, Response, decode_body
 from scrapers.base import Page, options, remember, with_snapshot
 
 PLATFORM = "news"
-_DATE_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
-    r"<meta[^>]+(?:property|name)=[\"'](?:article:published_time|og:published_time|pubdate)[\"'][^>]*content=[\"']([^\"']+)",
-    r"<meta[^>]+content=[\"']([^\"']+)[\"'][^>]*(?:property|name)=[\"'](?:article:published_time|og:published_time)",
-    r"\"datePublished\"\s*:\s*\"([^\"]+)\"",
-    r"<time[^>]+datetime=[\"']([^\"']+)",
-))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +63,22 @@ def _raw(item: Any, key: str) -> Any:
 
 
 def _meta_date(html: str) -> datetime | None:
-    """The publication time a page declares (article:published_time, datePublished, <time datetime>)."""
-    for pattern in _DATE_PATTERNS:
-        match = pattern.search(html)
-        if match:
-            try:
-                return parse_datetime(match.group(1))
-            except ValueError:
-                continue
-    return None
+    """The publication time a page declares (article:published_time, JSON-LD datePublished, <time>): htmldate.
+
+    Only what the page states is taken (no guessing from the text or URL): a wrong guessed date would
+    put an old story into today's queue.
+    """
+    try:
+        found = htmldate.find_date(html, outputformat="%Y-%m-%dT%H:%M:%S%z", extensive_search=False,
+                                   original_date=True)
+    except (ValueError, TypeError):
+        return None
+    if not found:
+        return None
+    try:
+        return parse_datetime(str(found))
+    except ValueError:
+        return None
 
 
 def _plain(html: str) -> str:

@@ -91,3 +91,6 @@ def test_duplicate_source_names(tmp_path):
 def test_mask_url():
     assert mask_url("postgresql://user:secret@host/db") == "postgresql://user:***@host/db"
     assert mask_url("sqlite:///data/monitor.db") == "sqlite:///data/monitor.db"
+    # A password with "@" or ":" in it is hidden whole, and a URL that does not parse shows nothing of itself.
+    assert mask_url("postgresql://user:p%40ss:w@host:5432/db") == "postgresql://user:***@host:5432/db"
+    assert "secret" not in mask_url("postgresql://user:secret@[bad")

@@ -179,6 +179,43 @@ def test_robots_disallow_is_a_clear_error_and_fetched_once_per_host() -> None:
     assert client.get("https://school.example.kz/private/list").body == b"page"
 
 
+RFC_ROBOTS = """User-agent: *
+Disallow: /news/
+Allow: /news/public
+Disallow: /*.pdf$
+Disallow: /tmp*
+"""
+
+
+def _robots_client(redirects: dict[str, str] | None = None) -> HttpClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/robots.txt":
+            return httpx.Response(200, text=RFC_ROBOTS)
+        if redirects and request.url.path in redirects:
+            return httpx.Response(302, headers={"Location": redirects[request.url.path]})
+        return httpx.Response(200, text="page")
+
+    return make_client(handler, FakeTime())
+
+
+@pytest.mark.parametrize(("path", "allowed"), [
+    ("/news/public/1", True),       # Allow after a broader Disallow: the longest rule wins (RFC 9309)
+    ("/news/other", False),
+    ("/docs/report.pdf", False),    # "*" and "$" wildcards
+    ("/docs/report.pdf?x=1", True),
+    ("/tmpfiles/a", False),
+    ("/about", True),
+])
+def test_robots_follows_rfc_9309(path: str, allowed: bool) -> None:
+    assert _robots_client().allowed(f"https://school.example.kz{path}") is allowed
+
+
+def test_robots_are_checked_again_after_a_redirect() -> None:
+    client = _robots_client({"/go": "/news/secret"})
+    with pytest.raises(RobotsDisallowed, match="robots.txt disallows"):
+        client.get("https://school.example.kz/go", robots=True)
+
+
 @pytest.mark.parametrize(("status", "allowed"), [(404, True), (503, False)])
 def test_robots_missing_allows_and_unreachable_disallows(status: int, allowed: bool) -> None:
     def handler(request: httpx.Request) -> httpx.Response:

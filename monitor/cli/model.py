@@ -17,20 +17,23 @@ CLASSIFY_CHUNK = 256
 
 
 def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A stderr progress bar fed with (done, total); returns (update, close)."""
+    """A stderr progress bar (rich, as `monitor scrape` uses) fed with (done, total); returns (update, close)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True)
     state: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
-        if "bar" not in state:
-            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
-            state["bar"].__enter__()
-            state["done"] = 0
-        state["bar"].update(done - state["done"])
-        state["done"] = done
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task(label, total=total)
+        bar.update(state["task"], completed=done, total=total)
 
     def close() -> None:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)
+        if "task" in state:
+            bar.stop()
 
     return update, close
 

@@ -74,11 +74,12 @@ def scrape(app: App, names: tuple[str, ...], no_classify: bool) -> None:
 @pass_app
 def parse(app: App, platform: str, file: Path, url: str | None, source_name: str | None) -> None:
     """Print the posts in a saved page or API answer as JSON lines in the ingest format."""
-    from scrapers import PARSERS, generic
+    from scrapers import PLATFORMS, generic
 
-    parser = PARSERS.get(platform.lower())
+    known = PLATFORMS.get(platform.lower())
+    parser = known.parse if known else None
     if parser is None:
-        raise InputError(f"unknown platform {platform!r} (known: {', '.join(sorted(PARSERS))})")
+        raise InputError(f"unknown platform {platform!r} (known: {', '.join(sorted(PLATFORMS))})")
     if source_name is not None:
         from monitor.ingest.scrape import select_sources
 

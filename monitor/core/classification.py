@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,17 @@ class Evidence:
     text: str
 
 
+def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans (overlapping or touching ones joined)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A classifier's answer for one item."""
@@ -34,6 +47,10 @@ class Verdict:
     categories: Mapping[str, float] = field(default_factory=dict)
     severity: str = "none"
     evidence: tuple[Evidence, ...] = ()
+
+
+# Texts -> unit vectors (one row each): the encoder the classifier already runs, reused for incident matching.
+Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 class Classifier(Protocol):

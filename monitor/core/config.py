@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings.sources.utils import parse_env_vars
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from monitor.core.errors import ConfigError
 
@@ -50,6 +53,16 @@ def parse_duration(value: Any) -> float:
     if seconds <= 0:
         raise ValueError("duration must be positive")
     return seconds
+
+
+def _hh_mm(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("expected a local time HH:MM")
+    return value
+
+
+# A local wall-clock time of day ("08:00"), in `timezone`.
+LocalTime = Annotated[str, AfterValidator(_hh_mm)]
 
 
 class Section(BaseModel):
@@ -99,7 +112,7 @@ class DigestList(Section):
 
 
 class DigestSettings(Section):
-    time: str = "08:00"
+    time: LocalTime = "08:00"
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
         "mon", "tue", "wed", "thu", "fri", "sat", "sun",
     )
@@ -114,12 +127,6 @@ class DigestSettings(Section):
     # Keyed hash for author pseudonyms; without it a random key per digest (pseudonyms then differ daily).
     pseudonym_key: SecretStr | None = None
 
-    @field_validator("time")
-    @classmethod
-    def _hh_mm(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError("expected a local time HH:MM")
-        return value
 
 
 class AlertSettings(Section):
@@ -204,15 +211,9 @@ class SchedulerSettings(Section):
     jitter_s: float = Field(30.0, ge=0)
     classify_interval_s: float = Field(60.0, gt=0)
     lease_check_interval_s: float = Field(60.0, gt=0)
-    retention_time: str = "03:30"
+    retention_time: LocalTime = "03:30"
     misfire_grace_s: float = Field(300.0, gt=0)
 
-    @field_validator("retention_time")
-    @classmethod
-    def _retention_hh_mm(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError("expected a local time HH:MM")
-        return value
 
 
 class SourceSettings(Section):
@@ -232,8 +233,13 @@ class SourceSettings(Section):
         return parse_duration(value)
 
 
-class Settings(Section):
+class Settings(BaseSettings):
     """Everything the service reads from config.toml and the environment."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, coerce_numbers_to_str=True,
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False,
+    )
 
     timezone: str = "Asia/Almaty"
     database: DatabaseSettings = DatabaseSettings()
@@ -260,36 +266,38 @@ class Settings(Section):
         return sources
 
 
-def _env_value(raw: str) -> Any:
-    """JSON when it parses (lists, numbers, booleans), else the plain string."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' MONITOR_<SECTION>__<KEY> reading, over a given mapping instead of os.environ."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._given = {k: v for k, v in environ.items()
+                       if k.upper().startswith(ENV_PREFIX) and k.upper() not in NOT_SETTINGS
+                       and k.upper() not in SECRET_ENV and k.upper() not in ALIAS_ENV}
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 def _apply_env(data: dict[str, Any], environ: Mapping[str, str], origins: dict[tuple[str, ...], str]) -> None:
-    for var in sorted(environ):
-        if not var.startswith(ENV_PREFIX) or var in NOT_SETTINGS:
-            continue
-        value = environ[var]
-        if var in SECRET_ENV or var in ALIAS_ENV:
-            section, key = SECRET_ENV.get(var) or ALIAS_ENV[var]
-            data.setdefault(section, {})[key] = value
-            origins[(section, key)] = f"environment variable {var}"
-            continue
-        rest = var[len(ENV_PREFIX):].lower()
-        if "__" not in rest:
-            if rest in Settings.model_fields and not isinstance(data.get(rest), dict):
-                data[rest] = _env_value(value)
-                origins[(rest,)] = f"environment variable {var}"
-            continue
-        section, key = rest.split("__", 1)
-        target = data.setdefault(section, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"environment variable {var}: [{section}] is not a settings table")
-        target[key] = value if key in {"password", "username", "url", "host"} else _env_value(value)
-        origins[(section, key)] = f"environment variable {var}"
+    """Overlay the environment on the file's values, remembering which variable set each key."""
+    try:
+        overlay = _Environment(environ)()
+    except SettingsError as e:
+        cause = e.__cause__ or e
+        raise ConfigError(f"environment: {cause}") from None
+    for section, value in overlay.items():
+        keys: list[tuple[str, ...]] = [(section, str(k)) for k in value] if isinstance(value, dict) else [(section,)]
+        if isinstance(value, dict) and isinstance(data.get(section), dict):
+            data[section] = {**data[section], **value}
+        else:
+            data[section] = value
+        for path in keys:
+            origins[path] = f"environment variable {ENV_PREFIX}{'__'.join(path).upper()}"
+    for var, (table, name) in (SECRET_ENV | ALIAS_ENV).items():
+        if var in environ:
+            data.setdefault(table, {})[name] = environ[var]
+            origins[(table, name)] = f"environment variable {var}"
 
 
 def _secret_in_file(data: Mapping[str, Any]) -> str | None:
@@ -358,5 +366,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: Mapping[s
 
 
 def mask_url(url: str) -> str:
-    """The database URL with its password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """The database URL with its password replaced by *** (SQLAlchemy's own rendering)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(a database URL that does not parse)"

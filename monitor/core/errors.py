@@ -43,5 +43,9 @@ class ScrapeError(MonitorError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class DeliveryError(MonitorError):
+    """A digest, alert or webhook could not be delivered (the job records it and retries later)."""
+
+
 class ClassifierError(MonitorError):
     """The classifier model is missing, corrupt or failed."""

@@ -7,13 +7,13 @@ import random
 import re
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
+from protego import Protego
 
 from monitor.core.config import HttpSettings
 from monitor.core.errors import ScrapeError
@@ -130,7 +130,7 @@ class HttpClient:
     rng: random.Random = field(default_factory=random.Random)
     _next_slot: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _robots: dict[str, urllib.robotparser.RobotFileParser | None] = field(default_factory=dict)
+    _robots: dict[str, Protego | None] = field(default_factory=dict)
 
     def close(self) -> None:
         """Close the underlying httpx client."""
@@ -154,9 +154,10 @@ class HttpClient:
                 request_headers["If-None-Match"] = validators["etag"]
             if validators.get("last_modified"):
                 request_headers["If-Modified-Since"] = validators["last_modified"]
-        if robots and self.settings.respect_robots and not self.allowed(url, source=source):
-            raise RobotsDisallowed("robots.txt disallows this URL", source=source, url=url)
         for _hop in range(6):
+            # Checked again on every hop: a redirect must not lead to a path robots.txt disallows.
+            if robots and self.settings.respect_robots and not self.allowed(url, source=source):
+                raise RobotsDisallowed("robots.txt disallows this URL", source=source, url=url)
             response = self._get_with_retries(url, params, request_headers, source)
             location = response.headers.get("location")
             if response.status in (301, 302, 303, 307, 308) and location:
@@ -178,23 +179,22 @@ class HttpClient:
         if origin not in self._robots:
             self._robots[origin] = self._load_robots(origin, source)
         parser = self._robots[origin]
-        return True if parser is None else parser.can_fetch(self.settings.user_agent, url)
+        return True if parser is None else bool(parser.can_fetch(url, self.settings.user_agent))
 
-    def _load_robots(self, origin: str, source: str | None) -> urllib.robotparser.RobotFileParser | None:
+    def _load_robots(self, origin: str, source: str | None) -> Protego | None:
+        # protego follows RFC 9309: wildcards and "$", and the longest matching rule wins (so an Allow
+        # after a broader Disallow counts), which urllib.robotparser gets wrong.
         robots_url = f"{origin}/robots.txt"
-        parser = urllib.robotparser.RobotFileParser(robots_url)
         try:
             response = self._get_with_retries(robots_url, None, {}, source)
         except ResponseTooLarge:
             return None
         # RFC 9309: an unreachable robots.txt (5xx) means "disallow all"; a missing one (4xx) "allow all".
         if response.status >= 500:
-            parser.parse(["User-agent: *", "Disallow: /"])
-            return parser
+            return Protego.parse("User-agent: *\nDisallow: /\n")
         if response.status >= 300:
             return None
-        parser.parse(decode_body(response.body, response.content_type).splitlines())
-        return parser
+        return Protego.parse(decode_body(response.body, response.content_type))
 
     def _get_with_retries(
         self, url: str, params: Mapping[str, str | int] | None, headers: dict[str, str], source: str | None

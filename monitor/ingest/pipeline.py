@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from monitor.core import tables
-from monitor.core.classification import Classifier, ClassifyItem, Verdict
+from monitor.core.classification import Classifier, ClassifyItem, Embed, Verdict
 from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.places.gazetteer import PlaceMatch, Places
@@ -25,7 +24,6 @@ from monitor.review.queue import enqueue
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # keys per IN (...) query; well under SQLite's and PostgreSQL's parameter limits
-Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -72,11 +70,6 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i:i + size]
 
 
-def _place_dict(m: PlaceMatch) -> dict[str, Any]:
-    return {"region": m.region, "district": m.district, "town": m.town, "school": m.school,
-            "span": list(m.span), "confidence": m.confidence}
-
-
 _COMPARED = ("url", "author", "text", "published_at", "media", "extras", "snapshot_sha256")
 
 
@@ -104,7 +97,7 @@ class Pipeline:
         if self.places is None:
             return _Places()
         matches, education = self.places.analyze(text)
-        return _Places(matches[0] if matches else None, [_place_dict(m) for m in matches], education)
+        return _Places(matches[0] if matches else None, [m.to_dict() for m in matches], education)
 
     def _prepare(self, post: Post) -> _Prepared:
         where = self._locate(post.text)

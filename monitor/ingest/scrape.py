@@ -18,7 +18,7 @@ from monitor.core.db import transaction
 from monitor.core.errors import ConfigError, MonitorError, NotFound
 from monitor.core.posts import Post
 from monitor.ingest.http import HttpClient
-from scrapers import REGISTRY, Page, ScraperFactory
+from scrapers import PLATFORMS, Page, Platform
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 2000
@@ -138,7 +138,7 @@ def run_source(
     http: HttpClient,
     settings: HttpSettings,
     pipeline: Ingest,
-    registry: Mapping[str, ScraperFactory] = REGISTRY,
+    registry: Mapping[str, Platform] = PLATFORMS,
     on_page: Callable[[SourceSettings, Page], None] | None = None,
 ) -> RunSummary:
     """Scrape one source: each page is stored before the next is fetched; any failure is recorded, not raised."""
@@ -147,11 +147,11 @@ def run_source(
     pages = new = updated = 0
     error: str | None = None
     try:
-        factory = registry.get(source.platform)
-        if factory is None:
+        platform = registry.get(source.platform)
+        if platform is None:
             raise ConfigError(f"sources[{source.name}].platform: unknown platform {source.platform!r} "
                               f"(known: {', '.join(sorted(registry))})")
-        scraper = factory(source, http, settings)
+        scraper = platform.scraper(source, http, settings)
         for page in scraper.pages(cursor):
             if page.posts:
                 result = pipeline.ingest(page.posts, source_id=source_id)
@@ -183,7 +183,7 @@ def run_sources(
     http: HttpClient,
     settings: HttpSettings,
     pipeline: Ingest,
-    registry: Mapping[str, ScraperFactory] = REGISTRY,
+    registry: Mapping[str, Platform] = PLATFORMS,
     on_page: Callable[[SourceSettings, Page], None] | None = None,
     on_done: Callable[[RunSummary], None] | None = None,
 ) -> list[RunSummary]:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from monitor.core.config import Settings
 from monitor.core.db import transaction
+from monitor.core.errors import DeliveryError
 from monitor.core.tables import Alert, QueueItem, utcnow
 from monitor.core.vocab import PENDING_STATUSES, AlertReason, Severity, Status
 from monitor.notify import mail
@@ -119,6 +120,10 @@ def render_email(lines: Sequence[AlertLine], settings: Settings, now: datetime) 
     return mail.build_message(subject, text, html, settings.smtp.from_addr, settings.alerts.recipients)
 
 
+class WebhookError(DeliveryError):
+    """The alert webhook could not be reached or did not answer 2xx."""
+
+
 def post_webhook(client: httpx.Client, settings: Settings, lines: Sequence[AlertLine], now: datetime) -> None:
     """POST the batch as JSON; signed with HMAC-SHA256 in X-Monitor-Signature when a secret is set."""
     assert settings.alerts.webhook_url
@@ -137,9 +142,9 @@ def post_webhook(client: httpx.Client, settings: Settings, lines: Sequence[Alert
             timeout=settings.alerts.webhook_timeout_s,
         )
     except httpx.HTTPError as e:
-        raise mail.MailError(f"webhook {settings.alerts.webhook_url}: {type(e).__name__}: {e}") from e
+        raise WebhookError(f"webhook {settings.alerts.webhook_url}: {type(e).__name__}: {e}") from e
     if response.status_code >= 300:
-        raise mail.MailError(f"webhook {settings.alerts.webhook_url}: HTTP {response.status_code}")
+        raise WebhookError(f"webhook {settings.alerts.webhook_url}: HTTP {response.status_code}")
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ def send_alerts(
         try:
             post_webhook(client, settings, lines, now)
             delivered = True
-        except mail.MailError as e:
+        except WebhookError as e:
             errors.append(str(e))
     error = "; ".join(errors) or None
     with transaction(sessions) as session:

@@ -1,6 +1,6 @@
 """The daily digest: collect (queries) -> render (pure, Jinja2, ru/kk/en) -> send (monitor.notify.mail).
 
-`run_digests` is the scheduled job and the CLI's `--send`: one email per recipient list per local
+The sending side (`monitor.notify.digest_runs.run_digests`, the scheduled job and the CLI's `--send`) sends one email per recipient list per local
 day, recorded in `digest_run` so a restart or a second call that day sends nothing more.
 """
 

@@ -9,10 +9,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from monitor.core.config import SmtpSettings
-from monitor.core.errors import MonitorError
+from monitor.core.errors import DeliveryError
 
 
-class MailError(MonitorError):
+class MailError(DeliveryError):
     """The SMTP server could not be reached or refused the message."""
 
 

@@ -15,7 +15,7 @@ from monitor.core import tables
 from monitor.core.errors import InputError
 from monitor.core.tables import QueueItem
 from monitor.core.vocab import CATEGORIES, OPEN_STATUSES, SEVERITIES, STATUSES
-from monitor.review.queue import QueueFilter
+from monitor.review.queue import ItemFields, QueueFilter
 
 STATUS_CHOICES = ("open", *STATUSES, "all")
 SORTS = {
@@ -27,21 +27,13 @@ SORTS = {
 TEXT_FILTERS = ("region", "district", "school", "platform", "language", "category")
 
 
-@dataclass(frozen=True, slots=True)
-class QueueQuery:
+@dataclass(frozen=True)
+class QueueQuery(ItemFields):
     """What the moderator asked the queue page for (all optional, parsed from the query string)."""
 
     status: str = "open"
-    severity: str | None = None
-    category: str | None = None
-    region: str | None = None
-    district: str | None = None
-    school: str | None = None
-    platform: str | None = None
-    language: str | None = None
     date_from: date | None = None
     date_to: date | None = None
-    has_video: bool | None = None
     sort: str = "severity"
     page: int = 1
 
@@ -53,10 +45,7 @@ class QueueQuery:
         # Date range in local days: the ministry thinks in Almaty dates.
         since = datetime.combine(self.date_from, time(), zone) if self.date_from else None
         until = datetime.combine(self.date_to + timedelta(days=1), time(), zone) if self.date_to else None
-        return QueueFilter(status=status, severity=self.severity or None, category=self.category or None,
-                           region=self.region or None, district=self.district or None, school=self.school or None,
-                           platform=self.platform or None, language=self.language or None,
-                           has_video=self.has_video, since=since, until=until)
+        return QueueFilter(status=status, since=since, until=until, **self.item_fields())
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""

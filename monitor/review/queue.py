@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,10 +45,9 @@ CLAIM_ORDER = (col(QueueItem.severity_rank).desc(), col(QueueItem.created_at), c
 
 
 @dataclass(frozen=True)
-class QueueFilter:
-    """Conditions on the queue's denormalized columns (severity means at least); None means any."""
+class ItemFields:
+    """Conditions on a queue item's own columns, shared by the core filter and the web page's query."""
 
-    status: tuple[str, ...] | None = None
     severity: str | None = None
     category: str | None = None
     region: str | None = None
@@ -57,6 +56,17 @@ class QueueFilter:
     platform: str | None = None
     language: str | None = None
     has_video: bool | None = None
+
+    def item_fields(self) -> dict[str, Any]:
+        """These conditions by name, empty strings read as "any"."""
+        return {f.name: getattr(self, f.name) if getattr(self, f.name) != "" else None for f in fields(ItemFields)}
+
+
+@dataclass(frozen=True)
+class QueueFilter(ItemFields):
+    """Conditions on the queue's denormalized columns (severity means at least); None means any."""
+
+    status: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
 

@@ -19,10 +19,8 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from monitor.core.classification import Classifier
 from monitor.core.config import Settings
 from monitor.core.errors import InputError, MonitorError, NotFound, QueueError
-from monitor.core.places.gazetteer import Places
 from monitor.ingest.pipeline import Pipeline
 from monitor.web.render import STATIC_DIR, make_templates, page
 from monitor.web.security import CsrfRefused, Forbidden, LoginRequired, LoginThrottle, SecurityHeaders
@@ -103,26 +101,28 @@ def create_app(
     settings: Settings,
     sessions: sessionmaker[Session] | None = None,
     *,
-    classifier: Classifier | None = None,
-    places: Places | None = None,
     pipeline: Pipeline | None = None,
 ) -> FastAPI:
     """The review web app; `sessions` defaults to the configured database.
 
-    POST /api/posts uses `pipeline`, or one built from `classifier` and `places` (with the
-    classifier's `embed` for incident grouping when it has one), as `monitor ingest` does."""
+    POST /api/posts stores through `pipeline` (built by service.parts). Without one the app
+    stores posts unclassified and the worker's classify-backlog job scores them, so serving the
+    web pages never loads the classifier."""
     from monitor.web.routes import admin, api, dashboard, item, login, queue, system
 
     if sessions is None:
         from monitor.core.db import create_db_engine, session_factory
 
         sessions = session_factory(create_db_engine(settings.database))
+    if pipeline is None:
+        from monitor.service.parts import build_pipeline
+
+        pipeline = build_pipeline(settings, sessions, classify=False)
     app = FastAPI(title="school-monitor", version="0.1.0", docs_url=None, redoc_url=None,
                   openapi_url=None, description="Review queue and ingest API of school-monitor.")
     app.state.web = WebContext(settings=settings, sessions=sessions, templates=make_templates(settings.timezone),
                                zone=ZoneInfo(settings.timezone),
-                               pipeline=pipeline or Pipeline(sessions, settings, classifier=classifier, places=places,
-                                                             embed=getattr(classifier, "embed", None)))
+                               pipeline=pipeline)
     https = settings.web.base_url.startswith("https://")
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(settings), session_cookie=SESSION_COOKIE,
                        max_age=settings.web.session_max_age_s, same_site="lax", https_only=https)

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from monitor.core.classification import merge_spans
 from monitor.core.vocab import DISMISS_REASONS, DismissReason
 from monitor.web.security import csrf_token
 
@@ -71,16 +72,9 @@ def highlight(text: str, evidence: Sequence[Mapping[str, Any]] | None) -> list[S
             start, end = found, found + len(quoted)
         if end > start:
             spans.append((start, end))
-    spans.sort()
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
     out: list[Segment] = []
     pos = 0
-    for start, end in merged:
+    for start, end in merge_spans(spans):
         if start > pos:
             out.append(Segment(text[pos:start], False))
         out.append(Segment(text[start:end], True))

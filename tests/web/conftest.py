@@ -20,6 +20,7 @@ from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.tables import Classification, Incident, Post, QueueItem, Snapshot
 from monitor.core.vocab import severity_rank
+from monitor.ingest.pipeline import Pipeline
 from monitor.review.users import create_user
 from monitor.web import create_app
 from tests.fakes import KeywordClassifier, TablePlaces
@@ -41,7 +42,8 @@ def web_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def app(web_settings: Settings, sessions: sessionmaker[Session]) -> FastAPI:
     """The web app on the test database, with the keyword fake classifier for POST /api/posts."""
-    return create_app(web_settings, sessions, classifier=KeywordClassifier(), places=TablePlaces())
+    pipeline = Pipeline(sessions, web_settings, classifier=KeywordClassifier(), places=TablePlaces())
+    return create_app(web_settings, sessions, pipeline=pipeline)
 
 
 @pytest.fixture

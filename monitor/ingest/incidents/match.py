@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, col, select
 
+from monitor.core.classification import Embed
 from monitor.core.config import Settings
 from monitor.core.errors import ClassifierError
 from monitor.core.places.names import normalize
@@ -20,7 +21,6 @@ from monitor.core.tables import Incident, Post
 
 log = logging.getLogger(__name__)
 
-Embed = Callable[[Sequence[str]], np.ndarray]
 
 MAX_COMPARED_CHARS = 20_000
 _URL = re.compile(r"https?://\S+|www\.\S+")

@@ -12,12 +12,13 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from monitor.core import tables
+from monitor.core.classification import Embed
 from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound, QueueError
 from monitor.core.tables import Incident, Post, QueueItem, User, utcnow
 from monitor.core.vocab import DECIDER_ROLES, severity_rank
-from monitor.ingest.incidents.match import Embed, find_incident, forget, remember
+from monitor.ingest.incidents.match import find_incident, forget, remember
 
 __all__ = ["Embed", "assign_incident", "find_incident", "incident_posts", "split_incident"]
 

@@ -1,4 +1,4 @@
-"""`monitor run` (scheduler + web app, the one service) and `monitor web` (web app only)."""
+"""Serving: `monitor run` (scheduler + web app, the one service) and `monitor web` (web app only)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = app.settings
     sessions = app.sessions()
-    pipeline = build_pipeline(settings, sessions)
+    # `monitor web` alone stores API posts unclassified (a worker scores them): it never loads the model.
+    pipeline = build_pipeline(settings, sessions, classify=with_scheduler)
     web_app = create_app(settings, sessions, pipeline=pipeline)
     scheduler = None
     if with_scheduler and settings.scheduler.enabled:
