@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from models.convert import ensure_converted, is_complete
-from models.romanized import for_encoder
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError
+from monitor.core.romanized import for_encoder
 
 PASSAGE = "passage: "
 QUERY = "query: "

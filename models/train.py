@@ -30,9 +30,9 @@ from models.head import (
 )
 from models.metrics import report
 from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
-from models.romanized import for_encoder
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError, InputError
+from monitor.core.romanized import for_encoder
 from monitor.core.vocab import CATEGORIES
 
 SEED = 20261129

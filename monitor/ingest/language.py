@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from monitor.core.romanized import is_romanized
+
 # Letters that Kazakh Cyrillic has and Russian does not.
 _KK_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -14,9 +16,6 @@ _KK = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
 # and in the Latin alphabet of 2021, which Russian/English texts do not use.
 _KK_WORDS = frozenset(
     ["мен", "және", "бойынша", "туралы", "бұл", "осы", "мектеп", "мектепте", "мектебінде", "оқушы", "оқушылар", "оқушысы", "ауданы", "ауданында", "қаласы", "қаласында", "облысы", "облысында", "жылы", "болды", "бар", "жоқ", "деп", "мектеби", "мектепте", "оқушылары", "mektep", "mektepte", "mektebinde", "oqushy", "oqushylar", "audany", "audanynda", "qalasy", "qalasynda", "oblysy", "jane", "boiynsha", "turaly", "bul", "osy", "boldy", "tobelesi", "tobelesti", "urip", "soqty"]
-)
-_EN_WORDS = frozenset(
-    ["the", "and", "of", "to", "in", "a", "is", "was", "were", "school", "student", "students", "teacher", "police", "said", "with", "for", "on", "at", "by", "from", "video", "pupils", "pupil", "boy", "girl", "after", "this", "that"]
 )
 _RU_LATIN_WORDS = frozenset(
     ["shkola", "shkole", "shkoly", "shkolu", "uchenik", "ucheniki", "uchenika", "izbili", "bili", "drakа", "draka", "uchitel", "uchitelnitsa", "klass", "klassa"]
@@ -37,13 +36,13 @@ def detect_language(text: str) -> str:
         if kk_letters >= max(2, cyrillic // 60) or kk_hits >= 2:
             return "kk"
         return "ru"
-    kk_hits = sum(1 for w in words if w in _KK_WORDS)
-    en_hits = sum(1 for w in words if w in _EN_WORDS)
-    ru_hits = sum(1 for w in words if w in _RU_LATIN_WORDS)
-    if kk_hits > en_hits and kk_hits >= ru_hits:
-        return "kk"
-    if ru_hits > en_hits:
-        return "ru"
-    if en_hits:
+    # Latin script: English, or Russian/Kazakh typed in Latin letters (the classifier's own test).
+    if not is_romanized(text):
         return "en"
+    kk_hits = sum(1 for w in words if w in _KK_WORDS)
+    ru_hits = sum(1 for w in words if w in _RU_LATIN_WORDS)
+    if kk_hits and kk_hits >= ru_hits:
+        return "kk"
+    if ru_hits:
+        return "ru"
     return "other"

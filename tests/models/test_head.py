@@ -147,7 +147,7 @@ def test_mlp_head_round_trips_and_beats_chance(tmp_path: Path) -> None:
 
 
 def test_romanized_posts_are_read_in_cyrillic() -> None:
-    from models.romanized import for_encoder, is_romanized, to_cyrillic
+    from monitor.core.romanized import for_encoder, is_romanized, to_cyrillic
 
     assert is_romanized("shkolnika izbili vo dvore shkoly, mama v shoke")
     assert is_romanized("mektepte oqushylar tobelesti, video tarady")
