@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,3 +109,39 @@ def test_queue_commands_on_empty_queue(config):
     assert listed.returncode == 0 and listed.stdout == ""
     shown = monitor("queue", "show", "42", config=config)
     assert shown.returncode == 1 and "queue item 42 does not exist" in shown.stderr
+
+
+def test_account_commands_are_the_same_rules_the_admin_page_uses(config, tmp_path):
+    from monitor.core.config import load_settings
+    from monitor.core.db import create_db_engine, session_factory
+    from monitor.core.tables import User
+    from monitor.review.users import LoginPolicy, authenticate
+
+    assert monitor("db", "upgrade", config=config).returncode == 0
+    assert monitor("users", "add", "dana", "--role", "moderator", "--password-stdin", config=config,
+                   stdin="first password\n").returncode == 0
+    changed = monitor("users", "set-password", "dana", "--password-stdin", config=config, stdin="second password\n")
+    assert changed.returncode == 0, changed.stderr
+    short = monitor("users", "set-password", "dana", "--password-stdin", config=config, stdin="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr and "Traceback" not in short.stderr
+    sessions = session_factory(create_db_engine(load_settings(config, {}).database))
+    policy = LoginPolicy(max_failures=5, lockout=timedelta(minutes=15))
+    assert authenticate(sessions, "dana", "first password", policy) is None
+    assert authenticate(sessions, "dana", "second password", policy) is not None
+    assert monitor("users", "deactivate", "dana", config=config).returncode == 0
+    assert authenticate(sessions, "dana", "second password", policy) is None
+    assert monitor("users", "activate", "dana", config=config).returncode == 0
+    for _ in range(5):
+        authenticate(sessions, "dana", "wrong", policy)
+    assert authenticate(sessions, "dana", "second password", policy) is None  # locked
+    assert monitor("users", "unlock", "dana", config=config).returncode == 0
+    assert authenticate(sessions, "dana", "second password", policy) is not None
+    token = monitor("users", "token", "dana", config=config).stdout.strip()
+    listed = monitor("users", "tokens", config=config).stdout
+    token_id = listed.split("\t")[0]
+    assert token.startswith("smt_") and "\tdana\t" in listed
+    assert monitor("users", "revoke-token", token_id, config=config).returncode == 0
+    assert monitor("users", "tokens", config=config).stdout.strip() == ""
+    with sessions() as session:
+        generation = session.exec(select(User.session_generation).where(User.name == "dana")).one()
+    assert generation == 3  # password, deactivation, activation each ended the sessions
