@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
 
@@ -165,6 +165,14 @@ class PlacesSettings(Section):
     incident_max_candidates: int = Field(500, ge=1)
 
 
+class InstagramSettings(Section):
+    # A session saved by `instaloader --login USER` (a logged-in viewer); the password never goes in config.
+    session_file: str | None = None
+    session_user: str | None = None
+    app_id: str = "936619743392459"  # the web app's X-IG-App-ID, sent with profile queries
+    backoff_s: float = Field(3600.0, ge=0)  # after a 429 or a login wall the source waits this long
+
+
 class HttpSettings(Section):
     user_agent: str = "school-monitor/0.1 (+https://github.com/school-monitor; ministry media monitoring)"
     rate_limit_per_host_s: float = Field(2.0, ge=0)
@@ -178,6 +186,8 @@ class HttpSettings(Section):
     respect_robots: bool = True
     vk_token: SecretStr | None = None
     youtube_api_key: SecretStr | None = None
+    # Filled from the top-level [instagram] table (scrapers get only the http settings).
+    instagram: InstagramSettings = InstagramSettings()
 
 
 class QueueSettings(Section):
@@ -242,6 +252,17 @@ class Settings(Section):
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     sources: tuple[SourceSettings, ...] = ()
+    instagram: InstagramSettings = InstagramSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _instagram_to_http(cls, data: Any) -> Any:
+        # Scrapers see only [http]: hand them the [instagram] table too.
+        if isinstance(data, Mapping) and isinstance(data.get("instagram"), Mapping):
+            http = data.get("http")
+            if http is None or isinstance(http, Mapping):
+                data = {**data, "http": {**(http or {}), "instagram": data["instagram"]}}
+        return data
 
     @field_validator("sources")
     @classmethod

@@ -31,6 +31,16 @@ class Unreachable(ScrapeError):
     """The host could not be reached (connect error, timeout) even after the retries."""
 
 
+class HttpStatusError(ScrapeError):
+    """The server answered with an error status (4xx, or 5xx after the retries)."""
+
+    def __init__(self, status: int, *, source: str | None = None, url: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        self.status = status
+        self.headers = dict(headers or {})
+        super().__init__(f"HTTP {status}", source=source, url=url)
+
+
 class RobotsDisallowed(ScrapeError):
     """robots.txt of the host forbids our user agent to fetch the URL."""
 
@@ -167,7 +177,7 @@ class HttpClient:
                 url, params = target, None
                 continue
             if response.status >= 400:
-                raise ScrapeError(f"HTTP {response.status}", source=source, url=response.url)
+                raise HttpStatusError(response.status, source=source, url=response.url, headers=response.headers)
             return response
         raise ScrapeError("too many redirects", source=source, url=url)
 
