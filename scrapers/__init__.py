@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from monitor.posts import Post
-from scrapers import generic, news, telegram, vk, youtube
+from scrapers import generic, instagram, news, telegram, video, vk, youtube
 from scrapers.base import Page, Scraper, ScraperFactory
 
 Parse = Callable[[bytes | str, str], tuple[list[Post], str | None]]
@@ -16,6 +16,8 @@ REGISTRY: dict[str, ScraperFactory] = {
     "youtube": youtube.YoutubeScraper,
     "news": news.NewsScraper,
     "generic": generic.GenericScraper,
+    "instagram": instagram.InstagramScraper,
+    "video": video.VideoScraper,
 }
 
 # The pure parse function of each platform, for `monitor parse` and the benchmark.
@@ -25,6 +27,8 @@ PARSERS: dict[str, Parse] = {
     "youtube": youtube.parse,
     "news": news.parse,
     "generic": generic.parse,
+    "instagram": instagram.parse,
+    "video": video.parse,
 }
 
 __all__ = ["PARSERS", "REGISTRY", "Page", "Parse", "Scraper", "ScraperFactory"]

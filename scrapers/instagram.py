@@ -19,7 +19,7 @@ from monitor.config import HttpSettings, InstagramSettings, SourceSettings
 from monitor.errors import ConfigError, ScrapeError
 from monitor.http import HttpClient, HttpStatusError, Response, decode_body
 from monitor.posts import Media, Post
-from scrapers.base import Page, options, utc_from_timestamp, with_snapshot
+from scrapers.base import Page, bare_message, options, utc_from_timestamp, with_snapshot
 
 PLATFORM = "instagram"
 PROFILE_INFO = "https://i.instagram.com/api/v1/users/web_profile_info/"
@@ -56,13 +56,6 @@ class InstagramPage:
     username: str | None = None
     is_private: bool = False
     pinned: frozenset[str] = frozenset()
-
-
-def bare_message(e: ScrapeError) -> str:
-    """The message of a ScrapeError without its 'source NAME URL: ' prefix."""
-    where = " ".join(p for p in (f"source {e.source}" if e.source else "", e.url or "") if p)
-    text = str(e)
-    return text[len(where) + 2:] if where and text.startswith(where + ": ") else text
 
 
 def _map(value: Any) -> Mapping[str, Any]:
