@@ -7,6 +7,7 @@ library for its session files (a logged-in viewer, `[instagram] session_file`) a
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -276,13 +277,14 @@ def load_session_cookies(settings: InstagramSettings) -> dict[str, str]:
     loader = instaloader.Instaloader(quiet=True, max_connection_attempts=1)
     try:
         with path.open("rb") as f:
-            loader.context.load_session_from_file(settings.session_user or "viewer", f)
+            loader.context.load_session_from_file(settings.session_user or "viewer", f)  # type: ignore[no-untyped-call]
     except OSError as e:
         raise ConfigError(f"instagram.session_file: cannot read {path}: {e.strerror}") from None
-    except Exception as e:  # a pickle that is not an instaloader session (KeyError: csrftoken, ...)
+    except (pickle.UnpicklingError, KeyError, TypeError, AttributeError, EOFError, ValueError) as e:
+        # A file that is not a pickled instaloader session (no csrftoken, not a dict, truncated ...).
         raise ConfigError(f"instagram.session_file: {path} is not an instaloader session file ({e!r})") from None
-    cookies: dict[str, str] = loader.context._session.cookies.get_dict()
-    loader.close()
+    cookies = {k: v for k, v in loader.context._session.cookies.get_dict().items() if v is not None}
+    loader.close()  # type: ignore[no-untyped-call]
     return cookies
 
 

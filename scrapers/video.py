@@ -100,9 +100,9 @@ def post_from_info(info: Mapping[str, Any]) -> Post | None:
     extras: dict[str, Any] = {"title": title, "site": _str(info.get("extractor_key") or info.get("ie_key"))}
     for key_out, key_in in (("views", "view_count"), ("likes", "like_count"), ("comments", "comment_count"),
                             ("reposts", "repost_count")):
-        value = _int(info.get(key_in))
-        if value is not None:
-            extras[key_out] = value
+        number = _int(info.get(key_in))
+        if number is not None:
+            extras[key_out] = number
     for key_out, key_in in (("uploader_id", "uploader_id"), ("channel_url", "channel_url"),
                             ("uploader_url", "uploader_url"), ("playlist", "playlist_title")):
         value = _str(info.get(key_in))

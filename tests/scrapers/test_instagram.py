@@ -146,8 +146,7 @@ def test_refusals_fail_the_run_and_save_a_backoff(answer: httpx.Response, error:
     recorded = Recorded({INFO: answer})
     pages: list[Any] = []
     with pytest.raises(error, match=message) as info:
-        for page in scraper(recorded).pages({"last_taken_at": 5}):
-            pages.append(page)
+        pages.extend(scraper(recorded).pages({"last_taken_at": 5}))
     assert "backing off until" in str(info.value) and "source ig" in str(info.value)
     assert len(pages) == 1 and pages[0].posts == ()
     until = datetime.fromisoformat(pages[0].cursor["backoff_until"])
@@ -160,7 +159,7 @@ def test_refusals_fail_the_run_and_save_a_backoff(answer: httpx.Response, error:
     assert again.requests == []
     # Once it has passed, the source is read again.
     past = {**pages[0].cursor, "backoff_until": (datetime.now(UTC) - timedelta(seconds=1)).isoformat()}
-    assert len(list(scraper(again, max_pages=1).pages(past))[0].posts) == 5
+    assert len(next(iter(scraper(again, max_pages=1).pages(past))).posts) == 5
 
 
 def test_unknown_account_is_404() -> None:
