@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from monitor.posts import Post
-from scrapers import generic, instagram, news, telegram, video, vk, youtube
+from scrapers import generic, instagram, news, telegram, telegram_comments, video, vk, youtube
 from scrapers.base import Page, Scraper, ScraperFactory
 
 Parse = Callable[[bytes | str, str], tuple[list[Post], str | None]]
@@ -29,6 +29,8 @@ PARSERS: dict[str, Parse] = {
     "generic": generic.parse,
     "instagram": instagram.parse,
     "video": video.parse,
+    # A saved discussion widget (t.me/<channel>/<id>?embed=1&discussion=1); pass --url with the post's URL.
+    "telegram-comments": telegram_comments.parse,
 }
 
 __all__ = ["PARSERS", "REGISTRY", "Page", "Parse", "Scraper", "ScraperFactory"]

@@ -67,3 +67,36 @@ def dismiss(app: App, platform: str, handle: str) -> None:
 
     row = decide(app.sessions(), platform, handle, "dismissed", actor=f"cli:{getpass.getuser()}")
     click.echo(f"dismissed {row.platform} {row.handle}")
+
+
+@sources.command("comments")
+@click.option("--days", type=click.IntRange(1, 365), default=7, show_default=True,
+              help="Flagged Telegram posts published in the last DAYS days.")
+@click.option("--max-posts", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=50, show_default=True, help="Comments per post.")
+@click.option("--no-classify", is_flag=True, help="Store only; the scheduler classifies the backlog later.")
+@pass_app
+def comments(app: App, days: int, max_posts: int, limit: int, no_classify: bool) -> None:
+    """Fetch the public comments under flagged Telegram channel posts (channels with a discussion group).
+
+    Comments are stored as posts linked to their parent (extras.parent) and classified like any post.
+    Exit status 1 when some posts could not be fetched (each is named on stderr).
+    """
+    import sys
+
+    from monitor.comments import collect_comments
+    from monitor.http import open_client
+    from monitor.parts import build_pipeline
+
+    sessions = app.sessions()
+    pipeline = build_pipeline(app.settings, sessions, classify=not no_classify)
+    http = open_client(app.settings.http)
+    try:
+        run = collect_comments(sessions, http, pipeline, days=days, max_posts=max_posts, limit=limit)
+    finally:
+        http.close()
+    for error in run.errors:
+        click.echo(error, err=True)
+    click.echo(f"flagged posts {run.parents}, new comments {run.comments_new}, "
+               f"without public comments {run.without_discussion}, errors {len(run.errors)}")
+    sys.exit(1 if run.errors else 0)
