@@ -218,6 +218,9 @@ class SchedulerSettings(Section):
     lease_check_interval_s: float = Field(60.0, gt=0)
     retention_time: str = "03:30"
     misfire_grace_s: float = Field(300.0, gt=0)
+    # Public comments under recent flagged Telegram posts (monitor.comments); 0 turns the job off.
+    telegram_comments_interval_s: float = Field(3600.0, ge=0)
+    telegram_comments_days: int = Field(7, ge=1)
 
     @field_validator("retention_time")
     @classmethod

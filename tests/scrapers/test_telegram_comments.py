@@ -89,3 +89,16 @@ def test_comments_of_flagged_posts_are_stored_linked_to_their_parent(sessions, s
     assert "zhetysu_mektep/190/c5002" not in flagged_channel_posts(sessions)
     again = collect_comments(sessions, http_client(recorded), pipeline)
     assert again.comments_new == 0
+
+
+def test_scheduled_job_fails_when_a_post_could_not_be_fetched(sessions, settings) -> None:
+    from monitor.scheduler import JobContext, telegram_comments
+
+    pipeline = Pipeline(sessions, settings, classifier=KeywordClassifier(), places=TablePlaces())
+    pipeline.ingest([_channel_post(190, "В школе избили ученика")])
+    ok = telegram_comments(JobContext(settings, sessions), pipeline,
+                           http_client(Recorded({WIDGET: html(fixture("telegram/discussion_190.html"))})))
+    assert ok.comments_new == 3
+    with pytest.raises(ScrapeError, match="1 of 1 posts failed; first: zhetysu_mektep/190: .*HTTP 500"):
+        telegram_comments(JobContext(settings, sessions), pipeline,
+                          http_client(Recorded({WIDGET: httpx.Response(500)})))
