@@ -25,7 +25,7 @@ from monitor.queue import record_audit
 
 PLATFORMS = ("telegram", "instagram", "tiktok")
 DECISIONS = ("added", "dismissed")
-_TG_LINK = re.compile(r"(?:https?://)?(?:www\.)?(?:t|telegram)\.me/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})\b(?!\.)",
+_TG_LINK = re.compile(r"(?:https?://)?(?:www\.)?(?:t|telegram)\.me/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})\b",
                       re.IGNORECASE)
 _IG_LINK = re.compile(r"(?:https?://)?(?:www\.)?instagram\.com/([A-Za-z0-9._]{1,30})", re.IGNORECASE)
 _TT_LINK = re.compile(r"(?:https?://)?(?:www\.|m\.)?tiktok\.com/@([A-Za-z0-9._]{2,24})", re.IGNORECASE)

@@ -7,6 +7,7 @@ and queued like any post.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -144,8 +145,6 @@ def fetch_comments(http: HttpClient, parent: str, *, limit: int = 50, source: st
 
 def collect(parents: Sequence[str], http: HttpClient, *, limit: int = 50) -> Iterator[tuple[str, list[Post] | str]]:
     """(parent, its comments with the widget page as evidence, or why there are none) for each parent."""
-    import dataclasses
-
     for parent in parents:
         try:
             discussion, snap = fetch_comments(http, parent, limit=limit, source=f"comments:{parent}")

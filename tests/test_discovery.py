@@ -51,6 +51,9 @@ def test_references() -> None:
     assert references(view("@other_page_test смотрите @my_page", "instagram", "C1", "my_page")) == {
         Reference("instagram", "other_page_test", "mention")}
     assert references(view("@someone_here", "news", "n1")) == set()
+    # A link or a mention at the end of a sentence.
+    assert references(view("Видео тут: t.me/zhest_konaev_test. Автор @konaev_admin.")) == {
+        Reference("telegram", "zhest_konaev_test", "link"), Reference("telegram", "konaev_admin", "mention")}
     assert references(view("@tt_friend_test", "video", "tiktok:1", "me", site="TikTok")) == {
         Reference("tiktok", "tt_friend_test", "mention")}
 
