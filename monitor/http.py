@@ -236,6 +236,10 @@ class HttpClient:
         # "Equal jitter": at least half the exponential delay, so clients that failed together spread out.
         return delay / 2 + self.rng.uniform(0, delay / 2)
 
+    def wait_turn(self, url: str) -> None:
+        """Wait for this host's next slot (for libraries that do their own requests, e.g. instaloader)."""
+        self._wait_turn(url)
+
     def _wait_turn(self, url: str) -> None:
         host = urlsplit(url).netloc.lower()
         # Scheduled jobs share one client from several threads: each request reserves its slot under

@@ -6,20 +6,23 @@ library for its session files (a logged-in viewer, `[instagram] session_file`) a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
+import instaloader
+
 from monitor.config import HttpSettings, InstagramSettings, SourceSettings
 from monitor.errors import ConfigError, ScrapeError
 from monitor.http import HttpClient, HttpStatusError, Response, decode_body
-from monitor.posts import Media, Post
+from monitor.posts import Media, Post, Snapshot
 from scrapers.base import Page, bare_message, options, utc_from_timestamp, with_snapshot
 
 PLATFORM = "instagram"
@@ -271,8 +274,6 @@ def load_session_cookies(settings: InstagramSettings) -> dict[str, str]:
     """Cookies of an instaloader session file (`instaloader --login USER` saves it); {} when none set."""
     if not settings.session_file:
         return {}
-    import instaloader
-
     path = Path(settings.session_file).expanduser()
     loader = instaloader.Instaloader(quiet=True, max_connection_attempts=1)
     try:
@@ -293,18 +294,26 @@ class InstagramScraper:
 
     platform: ClassVar[str] = PLATFORM
 
-    def __init__(self, source: SourceSettings, http: HttpClient, settings: HttpSettings) -> None:
+    def __init__(self, source: SourceSettings, http: HttpClient, settings: HttpSettings,
+                 loader_posts: Callable[[], Iterable[Mapping[str, Any]]] | None = None) -> None:
         self.source = source
         self.http = http
         self.settings = settings.instagram
-        opts = options(source, {"max_comments": int, "query_hash": str})
+        self.http_settings = settings
+        opts = options(source, {"max_comments": int, "query_hash": str, "mode": str})
+        self.mode = str(opts.get("mode", "web"))
+        if self.mode not in ("web", "instaloader"):
+            raise ConfigError(f"sources[{source.name}].options.mode: expected 'web' or 'instaloader'")
         target = account_name(source.target)
         if target is None:
             raise ConfigError(f"sources[{source.name}].target: not an Instagram account or #hashtag: {source.target!r}")
         self.kind, self.name = target
         self.max_comments = max(0, int(opts.get("max_comments", 0)))
         self.query_hash = str(opts.get("query_hash", PROFILE_POSTS_QUERY))
+        # Read once here (both modes): a bad session file is a configuration error at start.
         self.cookies = load_session_cookies(self.settings)
+        # instaloader mode: node dicts (instaloader's `Post._asdict()` form), newest first; tests inject them.
+        self.loader_posts = loader_posts or self._instaloader_posts
 
     def _headers(self) -> dict[str, str]:
         headers = {"X-IG-App-ID": self.settings.app_id, "Accept": "application/json",
@@ -346,8 +355,65 @@ class InstagramScraper:
             return self._get(TAG_INFO.format(tag=self.name), {"__a": "1", "__d": "dis"})
         return self._get(PROFILE_INFO, {"username": self.name})
 
+    def _web_batches(self) -> Iterator[_Batch]:
+        response, page = self._first()
+        if page.is_private and not page.posts:
+            raise PrivateAccount("the account is private: its posts need a session of a viewer who "
+                                 "follows it ([instagram] session_file)", source=self.source.name, url=response.url)
+        while True:
+            has_more = bool(page.end_cursor and page.user_id and self.kind == "user")
+            yield _Batch(response.url, with_snapshot(page.posts, response), page.pinned, has_more)
+            if not has_more:
+                return
+            variables = json.dumps({"id": page.user_id, "first": PAGE_SIZE, "after": page.end_cursor},
+                                   separators=(",", ":"))
+            response, page = self._get(GRAPHQL, {"query_hash": self.query_hash, "variables": variables})
+
+    def _instaloader_posts(self) -> Iterator[Mapping[str, Any]]:
+        """The real instaloader: its own session, queries and paging, paced by PerHostRateController."""
+        loader = instaloader.Instaloader(
+            quiet=True, download_pictures=False, download_videos=False, download_video_thumbnails=False,
+            save_metadata=False, compress_json=False, max_connection_attempts=1,
+            request_timeout=self.http_settings.read_timeout_s,
+            rate_controller=lambda ctx: PerHostRateController(ctx, self.http, self.source.name))
+        try:
+            if self.settings.session_file:
+                path = Path(self.settings.session_file).expanduser()
+                with path.open("rb") as f:
+                    loader.context.load_session_from_file(  # type: ignore[no-untyped-call]
+                        self.settings.session_user or "viewer", f)
+            if self.kind == "tag":
+                posts: Iterable[Any] = instaloader.Hashtag.from_name(loader.context, self.name).get_posts_resumable()
+            else:
+                posts = instaloader.Profile.from_username(loader.context, self.name).get_posts()
+            for post in posts:
+                yield post._asdict()
+        finally:
+            loader.close()  # type: ignore[no-untyped-call]
+
+    def _loader_batches(self) -> Iterator[_Batch]:
+        url = f"https://www.instagram.com/{'explore/tags/' if self.kind == 'tag' else ''}{self.name}/"
+        nodes = iter(self.loader_posts())
+        while True:
+            chunk: list[Mapping[str, Any]] = []
+            try:
+                for node in nodes:
+                    chunk.append(node)
+                    if len(chunk) == PAGE_SIZE:
+                        break
+            except Exception as e:
+                raise from_instaloader(e, self.source.name, url) from e
+            if not chunk:
+                return
+            posts = [p for p in (post_from_node(n, self.name if self.kind == "user" else None,
+                                                max_comments=self.max_comments) for n in chunk) if p]
+            evidence = json.dumps(chunk, ensure_ascii=False, default=str).encode()
+            snap = Snapshot(url, evidence, datetime.now(UTC), "application/json")
+            pinned = frozenset(p.external_id for p in posts if p.extras.get("pinned"))
+            yield _Batch(url, tuple(dataclasses.replace(p, snapshot=snap) for p in posts), pinned, None)
+
     def pages(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
-        """Newest page first, older ones by end_cursor; later runs stop at the newest post already seen."""
+        """Newest page first, older ones after it; later runs stop at the newest post already seen."""
         until = cursor.get("backoff_until")
         if isinstance(until, str) and _after_now(until):
             raise RateLimited(f"backing off after the last refusal until {until}", source=self.source.name)
@@ -355,31 +421,87 @@ class InstagramScraper:
         last_at = int(last) if isinstance(last, int) and not isinstance(last, bool) else 0
         saved = {k: v for k, v in cursor.items() if k != "backoff_until"}
         newest = last_at
+        url = PROFILE_INFO
         try:
-            response, page = self._first()
-            if page.is_private and not page.posts:
-                raise PrivateAccount("the account is private: its posts need a session of a viewer who "
-                                     "follows it ([instagram] session_file)", source=self.source.name,
-                                     url=response.url)
-            for page_no in range(self.source.max_pages):
-                new = [p for p in page.posts if int(p.published_at.timestamp()) > last_at]
+            batches = self._loader_batches() if self.mode == "instaloader" else self._web_batches()
+            for page_no, batch in enumerate(batches):
+                url = batch.url
+                new = tuple(p for p in batch.posts if int(p.published_at.timestamp()) > last_at)
                 newest = max([newest, *(int(p.published_at.timestamp()) for p in new)])
                 # Pinned posts stand first whatever their age: only an old unpinned post ends the run.
-                reached_seen = any(int(p.published_at.timestamp()) <= last_at and p.external_id not in page.pinned
-                                   for p in page.posts)
-                is_last = (not page.end_cursor or reached_seen or self.kind == "tag" or not page.user_id
-                           or page_no == self.source.max_pages - 1)
+                reached_seen = any(int(p.published_at.timestamp()) <= last_at and p.external_id not in batch.pinned
+                                   for p in batch.posts)
+                is_last = batch.has_more is False or reached_seen or page_no == self.source.max_pages - 1
                 # The cursor moves only after the last page: a failure midway re-reads (deduplicated) posts.
                 out = {**saved, "last_taken_at": newest} if is_last and newest else dict(saved)
-                yield Page(response.url, with_snapshot(new, response), out)
+                yield Page(batch.url, new, out)
                 if is_last:
                     return
-                variables = json.dumps({"id": page.user_id, "first": PAGE_SIZE, "after": page.end_cursor},
-                                       separators=(",", ":"))
-                response, page = self._get(GRAPHQL, {"query_hash": self.query_hash, "variables": variables})
+            # The posts ran out without a last page known in advance (instaloader mode).
+            yield Page(url, (), {**saved, "last_taken_at": newest} if newest else dict(saved))
         except (RateLimited, LoginWall) as e:
             # Save when to try again, then fail the run: the scheduler's next runs skip the source until then.
             until_at = datetime.now(UTC) + timedelta(seconds=self.settings.backoff_s)
-            yield Page(e.url or PROFILE_INFO, (), {**saved, "backoff_until": until_at.isoformat(timespec="seconds")})
+            yield Page(e.url or url, (), {**saved, "backoff_until": until_at.isoformat(timespec="seconds")})
             raise type(e)(f"{bare_message(e)}; backing off until {until_at.isoformat(timespec='seconds')}",
                           source=self.source.name, url=e.url) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    url: str
+    posts: tuple[Post, ...]
+    pinned: frozenset[str]
+    has_more: bool | None  # None: not known until the next one is asked for
+
+
+class PerHostRateController(instaloader.RateController):
+    """instaloader's own sliding-window limits plus our per-host interval; a 429 fails the run instead of sleeping.
+
+    instaloader sleeps through 429s for up to hours; a scheduled job must not, so a 429, or a wait
+    longer than `http.backoff_max_s`, raises RateLimited and the source backs off (`backoff_until`).
+    """
+
+    def __init__(self, context: Any, http: HttpClient, source: str | None = None) -> None:
+        super().__init__(context)
+        self.http = http
+        self.source = source
+
+    def sleep(self, secs: float) -> None:
+        """Wait through our client's sleep (injectable), refusing waits past backoff_max_s."""
+        if secs > self.http.settings.backoff_max_s:
+            raise RateLimited(f"instaloader's rate limits would wait {secs:.0f} s", source=self.source)
+        self.http.sleep(secs)
+
+    def wait_before_query(self, query_type: str) -> None:
+        """instaloader's own wait, then our per-host interval for www.instagram.com."""
+        super().wait_before_query(query_type)
+        self.http.wait_turn("https://www.instagram.com/")
+
+    def handle_429(self, query_type: str) -> None:
+        """Fail the run on a 429 (the source backs off) instead of instaloader's long sleep."""
+        raise RateLimited(f"Instagram rate limit (HTTP 429) on {query_type} queries", source=self.source)
+
+
+def from_instaloader(error: Exception, source: str | None, url: str) -> ScrapeError:
+    """Our error for an instaloader exception (or a ScrapeError raised by our rate controller)."""
+    import instaloader.exceptions as ie
+
+    if isinstance(error, ScrapeError):
+        return error
+    text = str(error)
+    if isinstance(error, ie.TooManyRequestsException) or isinstance(error.__cause__, ie.TooManyRequestsException) \
+            or (isinstance(error, ie.ConnectionException) and "429" in text):
+        return RateLimited(f"Instagram rate limit: {text}", source=source, url=url)
+    if isinstance(error, ie.PrivateProfileNotFollowedException):
+        return PrivateAccount(f"the account is private and the session's viewer does not follow it: {text}",
+                              source=source, url=url)
+    if isinstance(error, (ie.LoginRequiredException, ie.LoginException, ie.QueryReturnedForbiddenException)):
+        return LoginWall(f"Instagram asks for a login: {text}", source=source, url=url)
+    if isinstance(error, (ie.ProfileNotExistsException, ie.QueryReturnedNotFoundException)):
+        return ScrapeError(f"no such Instagram account or hashtag: {text}", source=source, url=url)
+    if isinstance(error, ie.InstaloaderException):
+        return ScrapeError(f"instaloader: {type(error).__name__}: {text}", source=source, url=url)
+    if isinstance(error, OSError):
+        return ScrapeError(f"instaloader: {error}", source=source, url=url)
+    raise error

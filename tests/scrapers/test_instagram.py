@@ -199,3 +199,100 @@ def test_bad_configuration() -> None:
         scraper(Recorded({}), target="https://www.instagram.com/p/C1VidBbbbb2/")
     with pytest.raises(ConfigError, match="unknown option"):
         scraper(Recorded({}), colour=1)
+
+
+def _iphone_items() -> list[dict[str, Any]]:
+    data = json.loads(fixture("instagram/timeline_graphql.json"))
+    return [e["node"] for e in data["data"]["xdt_api__v1__feed__user_timeline_graphql_connection"]["edges"]]
+
+
+def _loader_nodes(count: int) -> list[dict[str, Any]]:
+    """Nodes as instaloader hands them over (Post.from_iphone_struct(...)._asdict()), newest first."""
+    import instaloader
+
+    context = instaloader.Instaloader(quiet=True).context
+    base = _iphone_items()[0]
+    nodes = []
+    for i in range(count):
+        item = {**base, "code": f"C5Loader{i:03d}", "pk": str(4000 + i), "taken_at": 1764676800 - i * 3600}
+        node: dict[str, Any] = instaloader.Post.from_iphone_struct(context, item)._asdict()
+        nodes.append(node)
+    context.close()
+    return nodes
+
+
+def loader_scraper(nodes: Any, max_pages: int = 5, settings: HttpSettings | None = None) -> InstagramScraper:
+    return InstagramScraper(source("ig", "instagram", f"@{USER}", max_pages=max_pages, options={"mode": "instaloader"}),
+                            http_client(Recorded({})), settings or HttpSettings(), loader_posts=lambda: iter(nodes))
+
+
+def test_instaloader_mode_pages_its_posts_and_keeps_the_cursor() -> None:
+    nodes = _loader_nodes(30)
+    pages = list(loader_scraper(nodes).pages({}))
+    assert [len(p.posts) for p in pages] == [12, 12, 6, 0]  # the posts ran out: a last, empty page saves the cursor
+    first = pages[0].posts[0]
+    assert first.external_id == "C5Loader000" and first.author == USER and first.has_video
+    assert first.text == "Опять буллинг в 7А, новое видео" and first.extras["comments"] == 2
+    assert first.snapshot is not None and json.loads(first.snapshot.body)[0]["shortcode"] == "C5Loader000"
+    assert [p.cursor for p in pages[:3]] == [{}, {}, {}] and pages[3].cursor == {"last_taken_at": 1764676800}
+    # A later run reads only until the first post already seen.
+    again = list(loader_scraper(nodes).pages({"last_taken_at": 1764676800 - 2 * 3600}))
+    assert [p.external_id for p in again[0].posts] == ["C5Loader000", "C5Loader001"] and len(again) == 1
+    capped = list(loader_scraper(nodes, max_pages=2).pages({}))
+    assert [len(p.posts) for p in capped] == [12, 12] and capped[1].cursor == {"last_taken_at": 1764676800}
+
+
+@pytest.mark.parametrize(("raised", "error", "message"), [
+    ("TooManyRequestsException", RateLimited, "rate limit"),
+    ("LoginRequiredException", LoginWall, "asks for a login"),
+    ("PrivateProfileNotFollowedException", PrivateAccount, "private"),
+    ("ProfileNotExistsException", ScrapeError, "no such Instagram account"),
+    ("BadResponseException", ScrapeError, "instaloader: BadResponseException"),
+])
+def test_instaloader_errors_become_source_errors(raised: str, error: type[ScrapeError], message: str) -> None:
+    import instaloader.exceptions as ie
+
+    nodes = _loader_nodes(13)
+
+    def failing() -> Any:
+        yield from nodes[:12]  # the first page is stored before the failure
+        raise getattr(ie, raised)("answer of Instagram")
+
+    got: list[Any] = []
+    with pytest.raises(error, match=message) as info:
+        got.extend(InstagramScraper(source("ig", "instagram", f"@{USER}", options={"mode": "instaloader"}),
+                                    http_client(Recorded({})), HttpSettings(), loader_posts=failing).pages({}))
+    assert "source ig" in str(info.value)
+    assert len(got[0].posts) == 12
+    if error in (RateLimited, LoginWall):
+        assert "backoff_until" in got[-1].cursor
+
+
+def test_rate_controller_keeps_our_per_host_interval_and_never_sleeps_through_a_429() -> None:
+    import instaloader
+
+    from scrapers.instagram import PerHostRateController
+
+    now = [100.0]
+    slept: list[float] = []
+    http = http_client(Recorded({}), rate_limit_per_host_s=2.0, backoff_max_s=60.0)
+    http.clock = lambda: now[0]
+    http.sleep = slept.append
+    loader = instaloader.Instaloader(quiet=True, rate_controller=lambda ctx: PerHostRateController(ctx, http, "ig"))
+    controller = loader.context._rate_controller
+    assert isinstance(controller, PerHostRateController)
+    controller.wait_before_query("other")
+    controller.wait_before_query("other")
+    assert slept == [2.0]  # our interval for www.instagram.com, shared with the web mode's requests
+    with pytest.raises(RateLimited, match="HTTP 429"):
+        controller.handle_429("other")
+    with pytest.raises(RateLimited, match="would wait 600 s"):
+        controller.sleep(600)
+    controller.sleep(5)
+    assert slept == [2.0, 5]
+    loader.close()
+
+
+def test_instaloader_mode_configuration() -> None:
+    with pytest.raises(ConfigError, match="options.mode"):
+        scraper(Recorded({}), mode="app")
