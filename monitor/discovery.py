@@ -21,6 +21,7 @@ from monitor import tables
 from monitor.config import Settings, SourceSettings
 from monitor.db import transaction
 from monitor.errors import InputError
+from monitor.places import Places
 from monitor.queue import record_audit
 
 PLATFORMS = ("telegram", "instagram", "tiktok")
@@ -44,6 +45,7 @@ class Reference:
     platform: str
     handle: str
     how: str
+    name: str | None = field(default=None, compare=False)  # the display name, when the post shows it
 
 
 @dataclass
@@ -59,11 +61,14 @@ class Candidate:
     local_posts: int = 0
     last_seen_at: datetime | None = None
     post_ids: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    place: str | None = None  # a watched town or district in the handle or the display name
 
     @property
     def score(self) -> float:
-        """Flagged posts pointing here; a forward or a post placed in a watched region counts half again."""
-        return round(self.flagged_posts + 0.5 * self.forwarded + 0.5 * self.local_posts, 2)
+        """Flagged posts pointing here; a forward or a post placed in a watched region counts half again;
+        a watched place in the name ("zhest_taldykorgan") adds one."""
+        return round(self.flagged_posts + 0.5 * self.forwarded + 0.5 * self.local_posts + (1 if self.place else 0), 2)
 
     @property
     def url(self) -> str:
@@ -118,8 +123,9 @@ def references(post: PostView) -> set[Reference]:
     forwarded = extras.get("forwarded_from")
     if isinstance(forwarded, Mapping):
         handle = _telegram_handle(forwarded.get("url") if isinstance(forwarded.get("url"), str) else None)
+        name = forwarded.get("name") if isinstance(forwarded.get("name"), str) else None
         if handle:
-            refs.add(Reference("telegram", handle, "forwarded"))
+            refs.add(Reference("telegram", handle, "forwarded", name))
     links = [str(x) for x in extras.get("links") or [] if isinstance(x, str)]
     for text in [post.text, *links]:
         for match in _TG_LINK.finditer(text):
@@ -158,7 +164,7 @@ def _own_handle(post: PostView) -> tuple[str, str] | None:
 
 
 def rank(posts: Iterable[PostView], *, watched: AbstractSet[tuple[str, str]] = frozenset(), regions: Sequence[str] = (),
-         min_posts: int = 1) -> list[Candidate]:
+         min_posts: int = 1, places: Places | None = None) -> list[Candidate]:
     """Candidates from flagged posts, best first: (score, flagged posts, forwards, latest) descending."""
     found: dict[tuple[str, str], Candidate] = {}
     local = set(regions)
@@ -169,6 +175,10 @@ def rank(posts: Iterable[PostView], *, watched: AbstractSet[tuple[str, str]] = f
             if key in watched:
                 continue
             by_target.setdefault(key, set()).add(ref.how)
+            if ref.name:
+                seen = found.setdefault(key, Candidate(*key)).names
+                if ref.name not in seen and len(seen) < 5:
+                    seen.append(ref.name)
         for key, hows in by_target.items():
             cand = found.setdefault(key, Candidate(*key))
             cand.flagged_posts += 1
@@ -181,9 +191,22 @@ def rank(posts: Iterable[PostView], *, watched: AbstractSet[tuple[str, str]] = f
             if len(cand.post_ids) < 10:
                 cand.post_ids.append(post.id)
     out = [c for c in found.values() if c.flagged_posts >= min_posts]
+    if places is not None:
+        for cand in out:
+            cand.place = name_place(places, [cand.handle, *cand.names], local)
     epoch = datetime.min.replace(tzinfo=UTC)
     out.sort(key=lambda c: (c.score, c.flagged_posts, c.forwarded, c.last_seen_at or epoch, c.handle), reverse=True)
     return out
+
+
+def name_place(places: Places, names: Sequence[str], regions: AbstractSet[str]) -> str | None:
+    """The first watched town or district named in a handle or display name ('zhest_taldykorgan' -> Taldykorgan)."""
+    for name in names:
+        matches, _ = places.analyze(re.sub(r"[_.\d]+", " ", name))
+        for match in matches:
+            if match.region and (not regions or match.region in regions):
+                return match.town or match.district or match.region
+    return None
 
 
 def watched_targets(sources: Iterable[SourceSettings]) -> set[tuple[str, str]]:
@@ -222,7 +245,7 @@ def _flagged_posts(session: Session, since: datetime) -> list[PostView]:
 
 
 def suggest(sessions: sessionmaker[Session], settings: Settings, *, days: int = 90, limit: int = 50,
-            min_posts: int = 1, include_decided: bool = False) -> list[Candidate]:
+            min_posts: int = 1, include_decided: bool = False, places: Places | None = None) -> list[Candidate]:
     """Ranked suggestions from flagged posts of the last `days`, minus watched and already decided sources."""
     since = datetime.now(UTC) - timedelta(days=days)
     with sessions() as session:
@@ -231,7 +254,7 @@ def suggest(sessions: sessionmaker[Session], settings: Settings, *, days: int = 
     watched = watched_targets(settings.sources)
     if not include_decided:
         watched |= decided
-    ranked = rank(posts, watched=watched, regions=settings.places.regions, min_posts=min_posts)
+    ranked = rank(posts, watched=watched, regions=settings.places.regions, min_posts=min_posts, places=places)
     return ranked[:limit]
 
 

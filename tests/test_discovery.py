@@ -150,13 +150,33 @@ def test_cli_suggest_add_dismiss(sessions, stored: Settings, tmp_path: Path, eng
     result = runner.invoke(cli, ["--config", str(config), "sources", "suggest", "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(r["rank"], r["handle"]) for r in rows] == [
-        (1, "zhest_taldykorgan_test"), (2, "zhest_ig_test"), (3, "mentioned_once_test")]
+    # The CLI reads names with the real gazetteer: the forwarded channel's name is "Жесть Талдыкорган".
+    assert [(r["rank"], r["handle"], r["place"], r["score"]) for r in rows] == [
+        (1, "zhest_taldykorgan_test", "Taldykorgan", 5.5), (2, "zhest_ig_test", None, 2.5),
+        (3, "mentioned_once_test", None, 1.5)]
     added = runner.invoke(cli, ["--config", str(config), "sources", "add", "instagram", "zhest_ig_test"])
     assert added.exit_code == 0 and 'platform = "instagram"\ntarget = "@zhest_ig_test"' in added.stdout
     dismissed = runner.invoke(cli, ["--config", str(config), "sources", "dismiss", "telegram", "mentioned_once_test"])
     assert dismissed.exit_code == 0
     text = runner.invoke(cli, ["--config", str(config), "sources", "suggest"])
-    assert text.exit_code == 0 and text.stdout.split()[:3] == ["1", "4.5", "telegram"]
+    assert text.exit_code == 0 and text.stdout.split()[:3] == ["1", "5.5", "telegram"]
+    assert text.stdout.rstrip().endswith("place Taldykorgan")
     assert len(text.stdout.splitlines()) == 1
     assert engines
+
+
+def test_a_watched_place_in_the_name_counts(settings: Settings) -> None:
+    from monitor.discovery import rank
+    from monitor.places import Gazetteer
+
+    posts = [PostView(1, "telegram", "news_test/1", None, "Драка: t.me/zhest_konaev_test и t.me/fights_world_test",
+                      {}, None, NOW),
+             PostView(2, "telegram", "news_test/2", None, "Жесть", {"forwarded_from": {
+                 "name": "Подслушано Талдыкорган", "url": "https://t.me/podslushano_xyz_test"}}, None, NOW)]
+    found = rank(posts, regions=settings.places.regions, places=Gazetteer.load(settings.places))
+    table = [(c.handle, c.place, c.score) for c in found]
+    assert table == [("podslushano_xyz_test", "Taldykorgan", 2.5), ("zhest_konaev_test", "Konaev", 2.0),
+                     ("fights_world_test", None, 1.0)]
+    assert found[0].names == ["Подслушано Талдыкорган"]
+    # Without a gazetteer names count nothing.
+    assert [c.place for c in rank(posts)] == [None, None, None]

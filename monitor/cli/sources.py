@@ -26,21 +26,26 @@ def sources() -> None:
 def suggest(app: App, days: int, limit: int, min_posts: int, as_json: bool) -> None:
     """Channels and accounts that flagged posts were forwarded from, link to or mention, best first.
 
-    Score = flagged posts + 0.5 x forwards + 0.5 x posts placed in a watched region. Sources already in
+    Score = flagged posts + 0.5 x forwards + 0.5 x posts placed in a watched region + 1 when the name
+    holds a watched town or district (zhest_taldykorgan). Sources already in
     config.toml and suggestions already added or dismissed are left out.
     """
     from monitor.discovery import suggest as run
+    from monitor.places import Gazetteer
 
-    found = run(app.sessions(), app.settings, days=days, limit=limit, min_posts=min_posts)
+    found = run(app.sessions(), app.settings, days=days, limit=limit, min_posts=min_posts,
+                places=Gazetteer.load(app.settings.places))
     for rank_no, c in enumerate(found, start=1):
         if as_json:
             click.echo(json.dumps({"rank": rank_no, "platform": c.platform, "handle": c.handle, "url": c.url,
                                    "score": c.score, "flagged_posts": c.flagged_posts, "forwarded": c.forwarded,
                                    "linked": c.linked, "mentioned": c.mentioned, "local_posts": c.local_posts,
-                                   "post_ids": c.post_ids}, ensure_ascii=False))
+                                   "place": c.place, "names": c.names, "post_ids": c.post_ids},
+                                  ensure_ascii=False))
         else:
             click.echo(f"{rank_no:>3}  {c.score:>6.1f}  {c.platform:<9} {c.handle:<32} posts {c.flagged_posts}, "
-                       f"forwarded {c.forwarded}, linked {c.linked}, mentioned {c.mentioned}, local {c.local_posts}")
+                       f"forwarded {c.forwarded}, linked {c.linked}, mentioned {c.mentioned}, local {c.local_posts}"
+                       + (f", place {c.place}" if c.place else ""))
     if not found:
         click.echo("no suggestions (no flagged posts point at unwatched channels or accounts)", err=True)
 

@@ -20,7 +20,7 @@ def suggestions_view(request: Request, actor: Annotated[Actor, Depends(require("
     """Ranked suggestions and the decisions taken so far."""
     web = request.app.state.web
     days = max(1, min(days, 3650))
-    found = suggest(web.sessions, web.settings, days=days, limit=100)
+    found = suggest(web.sessions, web.settings, days=days, limit=100, places=web.pipeline.places)
     decided = decisions(web.sessions)
     return page(request, "suggestions.html", {"found": found, "decided": decided, "days": days,
                                               "config_entry": config_entry})
