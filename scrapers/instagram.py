@@ -1,29 +1,36 @@
-"""Public Instagram accounts and hashtags: the web app's JSON (web_profile_info, profile GraphQL pages).
+"""Public Instagram accounts and hashtags: a pure parse of the JSON Instagram answers, and two fetch modes.
 
-Requests go through our HttpClient (per-host rate limit, retries, size cap); instaloader is used as a
-library for its session files (a logged-in viewer, `[instagram] session_file`) and its saved structures.
+mode "web" (default): web_profile_info and the profile-posts GraphQL pages through our HttpClient (per-host
+rate limit, retries, size cap), with the cookies of an instaloader session file when one is set.
+mode "instaloader": instaloader makes the queries (scrapers.instagram_loader), paced by our limits.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
-import instaloader
-
-from monitor.config import HttpSettings, InstagramSettings, SourceSettings
+from monitor.config import HttpSettings, SourceSettings
 from monitor.errors import ConfigError, ScrapeError
 from monitor.http import HttpClient, HttpStatusError, Response, decode_body
 from monitor.posts import Media, Post, Snapshot
 from scrapers.base import Page, bare_message, options, utc_from_timestamp, with_snapshot
+from scrapers.instagram_loader import (
+    LoginWall,
+    PerHostRateController,
+    PrivateAccount,
+    RateLimited,
+    from_instaloader,
+    instaloader_posts,
+    load_session_cookies,
+)
 
 PLATFORM = "instagram"
 PROFILE_INFO = "https://i.instagram.com/api/v1/users/web_profile_info/"
@@ -36,18 +43,6 @@ MAX_COMMENTS = 20
 _USERNAME = re.compile(r"^[A-Za-z0-9._]{1,30}$")
 _TAG = re.compile(r"^\w{1,100}$")
 _MEDIA_TYPES = {1: "GraphImage", 2: "GraphVideo", 8: "GraphSidecar"}
-
-
-class LoginWall(ScrapeError):
-    """Instagram wants a logged-in viewer for this request (401/403, a login redirect or page)."""
-
-
-class RateLimited(ScrapeError):
-    """Instagram answered 429 or 'please wait a few minutes'."""
-
-
-class PrivateAccount(ScrapeError):
-    """The account is private and the viewer (if any) does not follow it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,25 +265,6 @@ def _after_now(value: str) -> bool:
         return False
 
 
-def load_session_cookies(settings: InstagramSettings) -> dict[str, str]:
-    """Cookies of an instaloader session file (`instaloader --login USER` saves it); {} when none set."""
-    if not settings.session_file:
-        return {}
-    path = Path(settings.session_file).expanduser()
-    loader = instaloader.Instaloader(quiet=True, max_connection_attempts=1)
-    try:
-        with path.open("rb") as f:
-            loader.context.load_session_from_file(settings.session_user or "viewer", f)  # type: ignore[no-untyped-call]
-    except OSError as e:
-        raise ConfigError(f"instagram.session_file: cannot read {path}: {e.strerror}") from None
-    except (pickle.UnpicklingError, KeyError, TypeError, AttributeError, EOFError, ValueError) as e:
-        # A file that is not a pickled instaloader session (no csrftoken, not a dict, truncated ...).
-        raise ConfigError(f"instagram.session_file: {path} is not an instaloader session file ({e!r})") from None
-    cookies = {k: v for k, v in loader.context._session.cookies.get_dict().items() if v is not None}
-    loader.close()  # type: ignore[no-untyped-call]
-    return cookies
-
-
 class InstagramScraper:
     """A public account's recent posts (newest first, paged back on the first run) or a hashtag's top page."""
 
@@ -313,7 +289,8 @@ class InstagramScraper:
         # Read once here (both modes): a bad session file is a configuration error at start.
         self.cookies = load_session_cookies(self.settings)
         # instaloader mode: node dicts (instaloader's `Post._asdict()` form), newest first; tests inject them.
-        self.loader_posts = loader_posts or self._instaloader_posts
+        self.loader_posts = loader_posts or partial(instaloader_posts, self.kind, self.name, http, settings,
+                                                    self.source.name)
 
     def _headers(self) -> dict[str, str]:
         headers = {"X-IG-App-ID": self.settings.app_id, "Accept": "application/json",
@@ -368,28 +345,6 @@ class InstagramScraper:
             variables = json.dumps({"id": page.user_id, "first": PAGE_SIZE, "after": page.end_cursor},
                                    separators=(",", ":"))
             response, page = self._get(GRAPHQL, {"query_hash": self.query_hash, "variables": variables})
-
-    def _instaloader_posts(self) -> Iterator[Mapping[str, Any]]:
-        """The real instaloader: its own session, queries and paging, paced by PerHostRateController."""
-        loader = instaloader.Instaloader(
-            quiet=True, download_pictures=False, download_videos=False, download_video_thumbnails=False,
-            save_metadata=False, compress_json=False, max_connection_attempts=1,
-            request_timeout=self.http_settings.read_timeout_s,
-            rate_controller=lambda ctx: PerHostRateController(ctx, self.http, self.source.name))
-        try:
-            if self.settings.session_file:
-                path = Path(self.settings.session_file).expanduser()
-                with path.open("rb") as f:
-                    loader.context.load_session_from_file(  # type: ignore[no-untyped-call]
-                        self.settings.session_user or "viewer", f)
-            if self.kind == "tag":
-                posts: Iterable[Any] = instaloader.Hashtag.from_name(loader.context, self.name).get_posts_resumable()
-            else:
-                posts = instaloader.Profile.from_username(loader.context, self.name).get_posts()
-            for post in posts:
-                yield post._asdict()
-        finally:
-            loader.close()  # type: ignore[no-untyped-call]
 
     def _loader_batches(self) -> Iterator[_Batch]:
         url = f"https://www.instagram.com/{'explore/tags/' if self.kind == 'tag' else ''}{self.name}/"
@@ -454,54 +409,6 @@ class _Batch:
     pinned: frozenset[str]
     has_more: bool | None  # None: not known until the next one is asked for
 
-
-class PerHostRateController(instaloader.RateController):
-    """instaloader's own sliding-window limits plus our per-host interval; a 429 fails the run instead of sleeping.
-
-    instaloader sleeps through 429s for up to hours; a scheduled job must not, so a 429, or a wait
-    longer than `http.backoff_max_s`, raises RateLimited and the source backs off (`backoff_until`).
-    """
-
-    def __init__(self, context: Any, http: HttpClient, source: str | None = None) -> None:
-        super().__init__(context)
-        self.http = http
-        self.source = source
-
-    def sleep(self, secs: float) -> None:
-        """Wait through our client's sleep (injectable), refusing waits past backoff_max_s."""
-        if secs > self.http.settings.backoff_max_s:
-            raise RateLimited(f"instaloader's rate limits would wait {secs:.0f} s", source=self.source)
-        self.http.sleep(secs)
-
-    def wait_before_query(self, query_type: str) -> None:
-        """instaloader's own wait, then our per-host interval for www.instagram.com."""
-        super().wait_before_query(query_type)
-        self.http.wait_turn("https://www.instagram.com/")
-
-    def handle_429(self, query_type: str) -> None:
-        """Fail the run on a 429 (the source backs off) instead of instaloader's long sleep."""
-        raise RateLimited(f"Instagram rate limit (HTTP 429) on {query_type} queries", source=self.source)
-
-
-def from_instaloader(error: Exception, source: str | None, url: str) -> ScrapeError:
-    """Our error for an instaloader exception (or a ScrapeError raised by our rate controller)."""
-    import instaloader.exceptions as ie
-
-    if isinstance(error, ScrapeError):
-        return error
-    text = str(error)
-    if isinstance(error, ie.TooManyRequestsException) or isinstance(error.__cause__, ie.TooManyRequestsException) \
-            or (isinstance(error, ie.ConnectionException) and "429" in text):
-        return RateLimited(f"Instagram rate limit: {text}", source=source, url=url)
-    if isinstance(error, ie.PrivateProfileNotFollowedException):
-        return PrivateAccount(f"the account is private and the session's viewer does not follow it: {text}",
-                              source=source, url=url)
-    if isinstance(error, (ie.LoginRequiredException, ie.LoginException, ie.QueryReturnedForbiddenException)):
-        return LoginWall(f"Instagram asks for a login: {text}", source=source, url=url)
-    if isinstance(error, (ie.ProfileNotExistsException, ie.QueryReturnedNotFoundException)):
-        return ScrapeError(f"no such Instagram account or hashtag: {text}", source=source, url=url)
-    if isinstance(error, ie.InstaloaderException):
-        return ScrapeError(f"instaloader: {type(error).__name__}: {text}", source=source, url=url)
-    if isinstance(error, OSError):
-        return ScrapeError(f"instaloader: {error}", source=source, url=url)
-    raise error
+__all__ = ["InstagramPage", "InstagramScraper", "LoginWall", "PerHostRateController", "PrivateAccount",
+           "RateLimited", "account_name", "from_instaloader", "from_iphone", "load_session_cookies", "parse",
+           "parse_page", "post_from_node"]
