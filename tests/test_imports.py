@@ -161,3 +161,21 @@ def test_caption_less_media_post_is_valid_but_an_empty_text_alone_is_not() -> No
         post_from_record(record)
     post = post_from_record({**record, "media": [{"type": "video", "url": "https://www.instagram.com/p/C9/"}]})
     assert post.text == "" and post.has_video
+
+
+def test_files_written_by_instaloader_itself(tmp_path: Path) -> None:
+    import instaloader
+
+    item = json.loads((IG / "timeline_graphql.json").read_bytes())["data"][
+        "xdt_api__v1__feed__user_timeline_graphql_connection"]["edges"][1]["node"]
+    loader = instaloader.Instaloader(quiet=True)
+    post = instaloader.Post.from_iphone_struct(loader.context, item)
+    # What `instaloader --metadata-json` saves beside each post: compressed by default, or pretty JSON.
+    instaloader.save_structure_to_file(post, str(tmp_path / "2025-12-02_08-10-00_UTC.json.xz"))
+    instaloader.save_structure_to_file(post.owner_profile, str(tmp_path / "podslushano_sh99_test_51234567890.json"))
+    loader.close()
+    items = list(read_posts(tmp_path, "instaloader"))
+    posts = [i for _, i in items if isinstance(i, Post)]
+    assert [(p.external_id, p.author, p.text) for p in posts] == [("C4IphIiii9", "podslushano_sh99_test", "карусель")]
+    assert [m.type for m in posts[0].media] == ["photo", "video"]
+    assert [e for _, e in items if isinstance(e, str)] == ["an instaloader Profile structure, not a post"]
