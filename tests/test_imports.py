@@ -179,3 +179,24 @@ def test_files_written_by_instaloader_itself(tmp_path: Path) -> None:
     assert [(p.external_id, p.author, p.text) for p in posts] == [("C4IphIiii9", "podslushano_sh99_test", "карусель")]
     assert [m.type for m in posts[0].media] == ["photo", "video"]
     assert [e for _, e in items if isinstance(e, str)] == ["an instaloader Profile structure, not a post"]
+
+
+def test_info_json_written_by_yt_dlp_itself(tmp_path: Path) -> None:
+    import yt_dlp
+
+    # An extractor's result as yt-dlp's TikTok extractor returns it; yt-dlp then processes it and,
+    # with --write-info-json --skip-download, writes <id>.info.json. No network is touched.
+    entries = json.loads((VIDEO / "tiktok_user.json").read_bytes())["entries"]
+    result = {k: v for k, v in entries[0].items() if k not in ("_type",)}
+    result["formats"] = [{"format_id": "h264", "url": "https://v16.tiktokcdn.example/v.mp4", "ext": "mp4",
+                          "vcodec": "h264", "acodec": "aac"}]
+    params = {"quiet": True, "skip_download": True, "writeinfojson": True,
+              "outtmpl": str(tmp_path / "%(id)s.%(ext)s")}
+    with yt_dlp.YoutubeDL(params) as ydl:  # type: ignore[arg-type]
+        ydl.process_ie_result(result, download=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["7440000000000000003.info.json"]
+    [(_, post)] = list(read_posts(tmp_path, "yt-dlp"))
+    assert isinstance(post, Post), post
+    assert (post.external_id, post.author, post.media[0].duration_s) == ("tiktok:7440000000000000003",
+                                                                         "zhest_tk_test", 24)
+    assert post.text.startswith("Драка у школы 12, Конаев") and post.extras["views"] == 15400
