@@ -23,6 +23,9 @@ OTHERS = {
     "vk": ("vk/wall_get.json", "https://api.vk.com/method/wall.get"),
     "youtube": ("youtube/channel_feed.xml", "https://www.youtube.com/feeds/videos.xml"),
     "news_feed": ("news/feed_rss.xml", "https://news.example.kz/rss"),
+    "instagram": ("instagram/web_profile_info.json", "https://i.instagram.com/api/v1/users/web_profile_info/"),
+    "video": ("video/tiktok_user.json", "https://www.tiktok.com/@zhest_tk_test"),
+    "telegram-comments": ("telegram/discussion_190.html", "https://t.me/zhetysu_mektep/190?embed=1&discussion=1"),
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.core.posts import Post
-from scrapers import generic, news, telegram, vk, youtube
+from scrapers import generic, instagram, news, telegram, telegram_comments, video, vk, youtube
 from scrapers.base import Page, Scraper, ScraperFactory
 
 Parse = Callable[[bytes | str, str], tuple[list[Post], str | None]]
@@ -14,19 +14,24 @@ Parse = Callable[[bytes | str, str], tuple[list[Post], str | None]]
 
 @dataclass(frozen=True, slots=True)
 class Platform:
-    """A platform's scraper (the fetch loop, for the run loop) and its pure parse (for `monitor parse`)."""
+    """A platform's pure parse (for `monitor parse`) and its scraper (the fetch loop), when it is a source kind."""
 
-    scraper: ScraperFactory
     parse: Parse
+    scraper: ScraperFactory | None = None
 
 
 # The one registry: adding a platform is one line here.
 PLATFORMS: dict[str, Platform] = {
-    "telegram": Platform(telegram.TelegramScraper, telegram.parse),
-    "vk": Platform(vk.VkScraper, vk.parse),
-    "youtube": Platform(youtube.YoutubeScraper, youtube.parse),
-    "news": Platform(news.NewsScraper, news.parse),
-    "generic": Platform(generic.GenericScraper, generic.parse),
+    "telegram": Platform(telegram.parse, telegram.TelegramScraper),
+    "vk": Platform(vk.parse, vk.VkScraper),
+    "youtube": Platform(youtube.parse, youtube.YoutubeScraper),
+    "news": Platform(news.parse, news.NewsScraper),
+    "generic": Platform(generic.parse, generic.GenericScraper),
+    "instagram": Platform(instagram.parse, instagram.InstagramScraper),
+    "video": Platform(video.parse, video.VideoScraper),
+    # A saved discussion widget (t.me/<channel>/<id>?embed=1&discussion=1); not a source of its own:
+    # the telegram-comments job reads it for flagged posts. `monitor parse` needs --url with the post's URL.
+    "telegram-comments": Platform(telegram_comments.parse),
 }
 
 __all__ = ["PLATFORMS", "Page", "Parse", "Platform", "Scraper", "ScraperFactory"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from monitor.core.config import HttpSettings, SourceSettings
-from monitor.core.errors import ConfigError
+from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Post, Snapshot
 from monitor.ingest.http import HttpClient, Response
 
@@ -63,6 +63,13 @@ def options(source: SourceSettings, allowed: Mapping[str, type | tuple[type, ...
             raise ConfigError(f"sources[{source.name}].options.{key}: expected {names}, got {value!r}")
         out[key] = value
     return out
+
+
+def bare_message(e: ScrapeError) -> str:
+    """The message of a ScrapeError without its 'source NAME URL: ' prefix."""
+    where = " ".join(p for p in (f"source {e.source}" if e.source else "", e.url or "") if p)
+    text = str(e)
+    return text[len(where) + 2:] if where and text.startswith(where + ": ") else text
 
 
 def remember(seen: Sequence[str], new: Sequence[str]) -> list[str]:

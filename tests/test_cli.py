@@ -90,11 +90,11 @@ def test_users_and_ingest_round_trip(config, tmp_path):
     result = monitor("ingest", "--no-classify", str(data), config=config)
     assert result.returncode == 1
     errors = result.stderr.strip().splitlines()
-    assert errors[0].startswith("line 2: not JSON")
-    assert errors[1].startswith("line 3: not an ISO 8601 timestamp")
-    assert errors[2] == "line 4: missing field url"
-    assert errors[3].startswith("line 5: timestamp has no UTC offset")
-    assert errors[4].startswith("line 6: not UTF-8")
+    assert errors[0].startswith(f"{data}:line 2: not JSON")
+    assert errors[1].startswith(f"{data}:line 3: not an ISO 8601 timestamp")
+    assert errors[2] == f"{data}:line 4: missing field url"
+    assert errors[3].startswith(f"{data}:line 5: timestamp has no UTC offset")
+    assert errors[4].startswith(f"{data}:line 6: not UTF-8")
     assert "new 1," in result.stdout
     again = tmp_path / "good.jsonl"
     again.write_text(lines[0] + "\n", encoding="utf-8")

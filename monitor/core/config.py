@@ -10,7 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 from pydantic_settings.sources.utils import parse_env_vars
 from sqlalchemy.engine import make_url
@@ -173,6 +182,14 @@ class PlacesSettings(Section):
     incident_max_candidates: int = Field(500, ge=1)
 
 
+class InstagramSettings(Section):
+    # A session saved by `instaloader --login USER` (a logged-in viewer); the password never goes in config.
+    session_file: str | None = None
+    session_user: str | None = None
+    app_id: str = "936619743392459"  # the web app's X-IG-App-ID, sent with profile queries
+    backoff_s: float = Field(3600.0, ge=0)  # after a 429 or a login wall the source waits this long
+
+
 class HttpSettings(Section):
     user_agent: str = "school-monitor/0.1 (+https://github.com/school-monitor; ministry media monitoring)"
     rate_limit_per_host_s: float = Field(2.0, ge=0)
@@ -186,6 +203,8 @@ class HttpSettings(Section):
     respect_robots: bool = True
     vk_token: SecretStr | None = None
     youtube_api_key: SecretStr | None = None
+    # Filled from the top-level [instagram] table (scrapers get only the http settings).
+    instagram: InstagramSettings = InstagramSettings()
 
 
 class QueueSettings(Section):
@@ -213,6 +232,9 @@ class SchedulerSettings(Section):
     lease_check_interval_s: float = Field(60.0, gt=0)
     retention_time: LocalTime = "03:30"
     misfire_grace_s: float = Field(300.0, gt=0)
+    # Public comments under recent flagged Telegram posts (monitor.ingest.comments); 0 turns the job off.
+    telegram_comments_interval_s: float = Field(3600.0, ge=0)
+    telegram_comments_days: int = Field(7, ge=1)
 
 
 
@@ -254,6 +276,17 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     sources: tuple[SourceSettings, ...] = ()
+    instagram: InstagramSettings = InstagramSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _instagram_to_http(cls, data: Any) -> Any:
+        # Scrapers see only [http]: hand them the [instagram] table too.
+        if isinstance(data, Mapping) and isinstance(data.get("instagram"), Mapping):
+            http = data.get("http")
+            if http is None or isinstance(http, Mapping):
+                data = {**data, "http": {**(http or {}), "instagram": data["instagram"]}}
+        return data
 
     @field_validator("sources")
     @classmethod

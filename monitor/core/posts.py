@@ -125,6 +125,8 @@ def post_from_record(record: Any) -> Post:
     if not isinstance(record, Mapping):
         raise ValueError("expected a JSON object")
     missing = [k for k in _REQUIRED if record.get(k) in (None, "")]
+    if missing == ["text"] and record.get("text") == "" and record.get("media"):
+        missing = []  # a photo or video without a caption (Instagram, TikTok) is still a post
     if missing:
         raise ValueError(f"missing field {', '.join(missing)}")
     for key in ("platform", "external_id", "url", "text"):

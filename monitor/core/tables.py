@@ -330,3 +330,18 @@ class JobRun(SQLModel, table=True):
     started_at: datetime = _ts_now(index=True)
     finished_at: datetime | None = _ts()
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+
+
+class SourceSuggestion(SQLModel, table=True):
+    """An admin's decision on a discovered source: added (as a disabled config entry) or dismissed."""
+
+    __tablename__ = "source_suggestion"
+    __table_args__ = (sa.UniqueConstraint("platform", "handle", name="uq_source_suggestion_platform_handle"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=40)
+    handle: str = Field(max_length=200)
+    status: str = Field(max_length=20)
+    score: float = 0.0
+    flagged_posts: int = 0
+    decided_by: str = Field(max_length=100)
+    decided_at: datetime = _ts_now()

@@ -31,6 +31,16 @@ class Unreachable(ScrapeError):
     """The host could not be reached (connect error, timeout) even after the retries."""
 
 
+class HttpStatusError(ScrapeError):
+    """The server answered with an error status (4xx, or 5xx after the retries)."""
+
+    def __init__(self, status: int, *, source: str | None = None, url: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        self.status = status
+        self.headers = dict(headers or {})
+        super().__init__(f"HTTP {status}", source=source, url=url)
+
+
 class RobotsDisallowed(ScrapeError):
     """robots.txt of the host forbids our user agent to fetch the URL."""
 
@@ -168,7 +178,7 @@ class HttpClient:
                 url, params = target, None
                 continue
             if response.status >= 400:
-                raise ScrapeError(f"HTTP {response.status}", source=source, url=response.url)
+                raise HttpStatusError(response.status, source=source, url=response.url, headers=response.headers)
             return response
         raise ScrapeError("too many redirects", source=source, url=url)
 
@@ -225,6 +235,10 @@ class HttpClient:
         delay = float(min(cap, self.settings.backoff_base_s * 2**attempt))
         # "Equal jitter": at least half the exponential delay, so clients that failed together spread out.
         return delay / 2 + self.rng.uniform(0, delay / 2)
+
+    def wait_turn(self, url: str) -> None:
+        """Wait for this host's next slot (for libraries that do their own requests, e.g. instaloader)."""
+        self._wait_turn(url)
 
     def _wait_turn(self, url: str) -> None:
         host = urlsplit(url).netloc.lower()

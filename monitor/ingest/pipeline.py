@@ -120,7 +120,9 @@ class Pipeline:
             "town": best.town if best else None,
             "school": best.school if best else None,
             "places": where.all,
-            "has_education_context": where.education,
+            # A comment under a flagged school post is read in its parent's school context.
+            "has_education_context": where.education or bool(
+                isinstance(post.extras.get("parent"), dict) and post.extras["parent"].get("education_context")),
         }
         return _Prepared(post=post, row=row)
 

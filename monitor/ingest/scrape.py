@@ -148,9 +148,9 @@ def run_source(
     error: str | None = None
     try:
         platform = registry.get(source.platform)
-        if platform is None:
+        if platform is None or platform.scraper is None:
             raise ConfigError(f"sources[{source.name}].platform: unknown platform {source.platform!r} "
-                              f"(known: {', '.join(sorted(registry))})")
+                              f"(known: {', '.join(sorted(k for k, p in registry.items() if p.scraper))})")
         scraper = platform.scraper(source, http, settings)
         for page in scraper.pages(cursor):
             if page.posts:

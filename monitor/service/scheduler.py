@@ -170,6 +170,16 @@ def scrape_source(ctx: JobContext, source: SourceSettings, pipeline: Any, http: 
     return summary
 
 
+def telegram_comments(ctx: JobContext, pipeline: Any, http: Any) -> Any:
+    """Comments of recent flagged Telegram posts; posts that could not be fetched mark the run failed."""
+    from monitor.ingest.comments import collect_comments
+
+    run = collect_comments(ctx.sessions, http, pipeline, days=ctx.settings.scheduler.telegram_comments_days)
+    if run.errors:
+        raise ScrapeError(f"{len(run.errors)} of {run.parents} posts failed; first: {run.errors[0]}")
+    return run
+
+
 def add_service_jobs(
     scheduler: ServiceScheduler, pipeline: Any = None, *, http: Any = None, webhook: Any = None
 ) -> None:
@@ -199,6 +209,9 @@ def add_service_jobs(
                     source.interval_s,
                     partial(scrape_source, ctx, source, pipeline, http),
                 )
+    if (pipeline is not None and http is not None and sc.telegram_comments_interval_s > 0
+            and any(src.enabled and src.platform == "telegram" for src in s.sources)):
+        every("telegram-comments", sc.telegram_comments_interval_s, partial(telegram_comments, ctx, pipeline, http))
     if pipeline is not None and getattr(pipeline, "classifier", None) is not None:
         every("classify-backlog", sc.classify_interval_s, pipeline.classify_backlog)
     every(

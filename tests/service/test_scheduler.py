@@ -65,6 +65,7 @@ def test_jobs_and_their_options(settings: Settings, sessions: sessionmaker[Sessi
         jobs = {j.id: j for j in scheduler.get_jobs()}
         assert set(jobs) == {
             "source:tg_news",
+            "telegram-comments",
             "classify-backlog",
             "expire-leases",
             "alerts",

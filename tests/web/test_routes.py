@@ -38,6 +38,7 @@ def _routes(s: Seeded, users: dict[str, int], token_id: int) -> list[tuple[str, 
         ("GET", "/docs", "viewer", None),
         ("GET", "/openapi.json", "viewer", None),
         ("GET", "/admin", "admin", None),
+        ("GET", "/admin/suggestions", "admin", None),
         ("GET", "/api/items", "viewer", None),
         ("GET", f"/api/items/{s.hostile}", "viewer", None),
         ("POST", f"/items/{item}/claim", "moderator", {}),
@@ -55,6 +56,7 @@ def _routes(s: Seeded, users: dict[str, int], token_id: int) -> list[tuple[str, 
                                               "url": "https://www.tiktok.com/@a/video/1",
                                               "published_at": "2026-11-20T10:00:00+05:00"}]),
         ("POST", f"/admin/tokens/{token_id}/revoke", "admin", {}),
+        ("POST", "/admin/suggestions", "admin", {"platform": "telegram", "handle": "abc_test", "action": "dismiss"}),
     ]
 
 
