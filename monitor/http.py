@@ -31,6 +31,14 @@ class Unreachable(ScrapeError):
     """The host could not be reached (connect error, timeout) even after the retries."""
 
 
+class HttpStatusError(ScrapeError):
+    """The server answered with an error status (4xx, or 5xx after the retries); `status` holds it."""
+
+    def __init__(self, message: str, *, status: int, source: str | None = None, url: str | None = None) -> None:
+        self.status = status
+        super().__init__(message, source=source, url=url)
+
+
 class RobotsDisallowed(ScrapeError):
     """robots.txt of the host forbids our user agent to fetch the URL."""
 
@@ -167,7 +175,8 @@ class HttpClient:
                 url, params = target, None
                 continue
             if response.status >= 400:
-                raise ScrapeError(f"HTTP {response.status}", source=source, url=response.url)
+                raise HttpStatusError(f"HTTP {response.status}", status=response.status, source=source,
+                                      url=response.url)
             return response
         raise ScrapeError("too many redirects", source=source, url=url)
 
