@@ -225,6 +225,10 @@ def add_service_jobs(
         s.digest.retry_check_interval_s,
         lambda: digest_runs.run_digests(ctx.sessions, s, ctx.clock()),
     )
+    if s.media.enabled:
+        from monitor.media.job import scheduled as media_work
+
+        every("media-fetch", s.media.fetch_interval_s, media_work(ctx.sessions, s))
     add_guarded_job(
         scheduler,
         "retention",

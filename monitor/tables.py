@@ -299,7 +299,7 @@ class JobRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
 
 
-MEDIA_STATUSES = ("pending", "fetched", "failed", "refused", "gone")
+MEDIA_STATUSES = ("pending", "fetched", "failed", "refused", "gone", "purged")
 
 
 class MediaItem(SQLModel, table=True):

@@ -70,6 +70,7 @@ def test_jobs_and_their_options(settings: Settings, sessions: sessionmaker[Sessi
             "alerts",
             "digest",
             "digest-retry",
+            "media-fetch",
             "retention",
         }
         for job in jobs.values():
@@ -86,6 +87,7 @@ def test_jobs_and_their_options(settings: Settings, sessions: sessionmaker[Sessi
         "alerts",
         "digest",
         "digest-retry",
+        "media-fetch",
         "retention",
     }
 
