@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -39,8 +38,8 @@ class Archive(Protocol):
         """Remove the bytes; False when they were not there."""
         ...
 
-    def list(self, older_than_s: float = 0.0) -> Iterator[str]:
-        """The stored digests (only those written more than older_than_s ago)."""
+    def list(self, written_before: float | None = None) -> Iterator[str]:
+        """The stored digests (only those written before the given epoch time, when given)."""
         ...
 
 
@@ -106,11 +105,10 @@ class DiskArchive:
             return False
         return True
 
-    def list(self, older_than_s: float = 0.0) -> Iterator[str]:
-        """The stored digests written more than older_than_s ago (a fetch in flight writes before it commits)."""
+    def list(self, written_before: float | None = None) -> Iterator[str]:
+        """The stored digests written before an epoch time (a fetch in flight writes before it commits)."""
         if not self.root.is_dir():
             return
-        cutoff = time.time() - older_than_s
         for path in self.root.glob("??/??/*"):
-            if _SHA.match(path.name) and path.stat().st_mtime <= cutoff:
+            if _SHA.match(path.name) and (written_before is None or path.stat().st_mtime <= written_before):
                 yield path.name

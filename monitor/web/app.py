@@ -112,6 +112,7 @@ def create_app(
     POST /api/posts uses `pipeline`, or one built from `classifier` and `places` (with the
     classifier's `embed` for incident grouping when it has one), as `monitor ingest` does."""
     from monitor.web.routes import admin, api, dashboard, item, login, queue, system
+    from monitor.web.routes import media as media_routes
 
     if sessions is None:
         from monitor.db import create_db_engine, session_factory
@@ -128,7 +129,7 @@ def create_app(
                        max_age=settings.web.session_max_age_s, same_site="lax", https_only=https)
     app.add_middleware(SecurityHeaders, https=https)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, queue, item, dashboard, admin, api, system):
+    for module in (login, queue, item, media_routes, dashboard, admin, api, system):
         app.include_router(module.router)
     _install_handlers(app)
     return app

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from monitor.classifier import CATEGORIES, SEVERITIES
 from monitor.errors import InputError
+from monitor.media.evidence import queue_thumbs
 from monitor.queue import DISMISS_REASONS, QueueFilter, bulk_decide, claim_next
 from monitor.web.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
 from monitor.web.render import flash, page
@@ -45,8 +46,9 @@ def queue_view(request: Request, actor: Annotated[Actor, Depends(require("viewer
     q = parse_query(dict(request.query_params))
     with web.sessions() as session:
         result = queue_page(session, q, web.settings.web.page_size, web.zone)
+        thumbs = queue_thumbs(session, [row.item for row in result.rows])
     context: dict[str, Any] = {
-        "q": q, "result": result, "choices": _choices(request), "statuses": STATUS_CHOICES,
+        "q": q, "result": result, "thumbs": thumbs, "choices": _choices(request), "statuses": STATUS_CHOICES,
         "severities": SEVERITIES, "categories": CATEGORIES, "sorts": tuple(SORTS),
         "qs": lambda **changes: urlencode(q.params(**changes)),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
