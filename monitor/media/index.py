@@ -3,7 +3,7 @@
 Two hashes within Hamming distance r differ in at most floor(r / 16) bits of at least one of the 16
 chunks (pigeonhole), so for r <= 31 a lookup probes, per chunk, the query's chunk value and its 16
 one-bit neighbours in a sorted array, then checks the full distance of the few rows found. Built in
-memory from the media_frame table (32 bytes + 8 per hash: about 40 MB for a million).
+memory from the media_frame table (hash, key and 16 sorted chunk arrays: about 136 MB for a million).
 """
 
 from __future__ import annotations
@@ -59,9 +59,11 @@ class HashIndex:
         return index
 
     def _reindex(self) -> None:
-        chunks = self._hashes.view(">u2")  # (n, 16) big-endian 16-bit chunks
-        self._order = [np.argsort(chunks[:, c], kind="stable") for c in range(CHUNKS)]
-        self._sorted = [chunks[:, c][o] for c, o in zip(range(CHUNKS), self._order, strict=True)]
+        # (n, 16) 16-bit chunks, native byte order: searchsorted on a big-endian array would convert it
+        # whole on every call.
+        chunks = self._hashes.view(">u2").astype(np.uint16)
+        self._order = [np.argsort(chunks[:, c], kind="stable").astype(np.int32) for c in range(CHUNKS)]
+        self._sorted = [np.ascontiguousarray(chunks[:, c][o]) for c, o in zip(range(CHUNKS), self._order, strict=True)]
 
     def add(self, hash_: bytes, key: int) -> None:
         """Add one hash (searched at once; merged into the sorted arrays on the next lookup)."""
@@ -85,7 +87,7 @@ class HashIndex:
         self._merge()
         if self._keys.size == 0:
             return []
-        q = np.frombuffer(query, dtype=">u2")
+        q = np.frombuffer(query, dtype=">u2").astype(np.uint16)
         flips = _FLIPS if radius >= CHUNKS else _FLIPS[:1]
         rows: list[np.ndarray] = []
         for c in range(CHUNKS):
