@@ -33,7 +33,7 @@ def _flip(rng: np.random.Generator, rows: np.ndarray, bits: int) -> np.ndarray:
     return np.packbits(out, axis=1)
 
 
-def frame_speed(seconds: float) -> dict[str, float]:
+def frame_speed(seconds: float) -> dict[str, object]:
     """Decode + keyframe hashing rate of a real encoded video."""
     fps = 25
     old = videos.FPS
@@ -58,7 +58,7 @@ def frame_speed(seconds: float) -> dict[str, float]:
             "pdq_frames_per_s_640x360": round(len(sample) / pdq_took, 1)}
 
 
-def lookup_speed(n: int, queries: int, seed: int = 1) -> tuple[dict[str, float], np.ndarray]:
+def lookup_speed(n: int, queries: int, seed: int = 1) -> tuple[dict[str, object], np.ndarray]:
     """Build and query the index over n keyframe-like hashes."""
     rng = np.random.default_rng(seed)
     group = 12
@@ -94,7 +94,7 @@ def lookup_speed(n: int, queries: int, seed: int = 1) -> tuple[dict[str, float],
             "reposts_found": f"{found}/{queries}", "index_bytes": int(size)}, hashes
 
 
-def db_load(hashes: np.ndarray) -> dict[str, float]:
+def db_load(hashes: np.ndarray) -> dict[str, object]:
     """Seconds to load the hashes from a migrated SQLite database into the index (IndexCache.refresh)."""
     import sqlalchemy as sa
 

@@ -174,7 +174,7 @@ class MediaFetcher:
                 "quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True,
                 "max_filesize": cap, "outtmpl": str(Path(tmp) / "media.%(ext)s"),
                 # The smallest file that still shows the scene: hashes and review need no more than 720p.
-                "format": "best[height<=720][filesize<?{0}]/best[height<=720]/worst".format(cap),
+                "format": f"best[height<=720][filesize<?{cap}]/best[height<=720]/worst",
                 "socket_timeout": self.http.settings.read_timeout_s, "retries": 1,
                 "http_headers": {"User-Agent": self.user_agent}, "cachedir": False,
                 "logger": _YtdlpLog(), "proxy": self.proxy or "",

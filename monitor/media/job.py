@@ -159,8 +159,8 @@ def match_items(sessions: sessionmaker[Session], settings: Settings, archive: Ar
             their_frames = frames_of(session, ordered)
             for other_id in ordered:
                 known = session.exec(select(MediaMatch.id).where(sa.or_(
-                    sa.and_(MediaMatch.media_item_id == item_id, MediaMatch.other_media_item_id == other_id),
-                    sa.and_(MediaMatch.media_item_id == other_id, MediaMatch.other_media_item_id == item_id),
+                    sa.and_(col(MediaMatch.media_item_id) == item_id, col(MediaMatch.other_media_item_id) == other_id),
+                    sa.and_(col(MediaMatch.media_item_id) == other_id, col(MediaMatch.other_media_item_id) == item_id),
                 ))).first()
                 if known is not None:
                     continue

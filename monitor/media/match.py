@@ -74,7 +74,7 @@ def compare(a: Sequence[FrameHashes], b: Sequence[FrameHashes], *, distance: int
     return Comparison(share, int(hit.any(axis=1).sum()), tuple(pairs))
 
 
-_ORB = cv2.ORB_create(nfeatures=800)
+_ORB = cv2.ORB.create(nfeatures=800)
 
 
 def _grey(jpeg: bytes) -> np.ndarray | None:
@@ -95,8 +95,8 @@ def geometric_inliers(jpeg_a: bytes, jpeg_b: bytes) -> int:
     good = [m for m, n in (p for p in matcher.knnMatch(da, db, k=2) if len(p) == 2) if m.distance < 0.75 * n.distance]
     if len(good) < 8:
         return 0
-    src = np.float32([ka[m.queryIdx].pt for m in good]).reshape(-1, 1, 2)
-    dst = np.float32([kb[m.trainIdx].pt for m in good]).reshape(-1, 1, 2)
+    src = np.array([ka[m.queryIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
+    dst = np.array([kb[m.trainIdx].pt for m in good], dtype=np.float32).reshape(-1, 1, 2)
     homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
     if homography is None or mask is None:
         return 0

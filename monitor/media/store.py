@@ -41,7 +41,7 @@ def media_entries(media: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def discover(session: Session, settings: MediaSettings, limit: int) -> int:
     """Create media items for stored posts with media that have none yet; returns how many were made."""
-    wanted = col(Post.has_education_context).is_(True)
+    wanted: sa.ColumnElement[bool] = col(Post.has_education_context).is_(True)
     if settings.all_videos:  # reposted fight videos carry captions that name no school ("жесть 😳")
         wanted = sa.or_(wanted, col(Post.has_video).is_(True))
     stmt = (

@@ -8,8 +8,8 @@ Create Date: 2026-12-02 01:00:00
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 import monitor.tables
 
@@ -19,8 +19,8 @@ branch_labels = None
 depends_on = None
 
 
-def _s(n: int) -> sqlmodel.sql.sqltypes.AutoString:
-    return sqlmodel.sql.sqltypes.AutoString(length=n)
+def _s(n: int) -> AutoString:
+    return AutoString(length=n)
 
 
 def _ts() -> monitor.tables.UTCDateTime:
