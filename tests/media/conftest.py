@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,3 +89,27 @@ def make_fetcher(host: MediaHost) -> Iterator[Callable[[Settings], MediaFetcher]
 def archive(tmp_path: Path) -> DiskArchive:
     """A disk archive in the test's temp dir."""
     return DiskArchive(tmp_path / "media")
+
+
+@pytest.fixture
+def local_server(tmp_path: Path, clips: dict[str, bytes]) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving the clips as <name>.mp4 (and clip.mp4)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    for name, data in clips.items():
+        (root / f"{name}.mp4").write_bytes(data)
+    (root / "clip.mp4").write_bytes(clips["original"])
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):  # type: ignore[no-untyped-def]
+            super().__init__(*a, directory=str(root), **k)
+
+        def log_message(self, *a) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -3,9 +3,6 @@ backoff and never blocking ingest, 404/410 = deleted at source, yt-dlp for platf
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -152,28 +149,6 @@ def test_archive_is_content_addressed(tmp_path: Path) -> None:
     assert archive.delete(sha) and not archive.has(sha)
     with pytest.raises(ArchiveError):
         archive.get(sha)
-
-
-@pytest.fixture
-def local_server(tmp_path: Path, clips: dict[str, bytes]) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 serving one MP4."""
-    root = tmp_path / "www"
-    root.mkdir()
-    (root / "clip.mp4").write_bytes(clips["original"])
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **k):  # type: ignore[no-untyped-def]
-            super().__init__(*a, directory=str(root), **k)
-
-        def log_message(self, *a) -> None:  # type: ignore[no-untyped-def]
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_real_server_direct_and_ytdlp(settings: Settings, tmp_path: Path, local_server: str,
