@@ -3,6 +3,8 @@ backoff and never blocking ingest, 404/410 = deleted at source, yt-dlp for platf
 
 from __future__ import annotations
 
+import gc
+
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,9 +153,12 @@ def test_archive_is_content_addressed(tmp_path: Path) -> None:
         archive.get(sha)
 
 
-def test_real_server_direct_and_ytdlp(settings: Settings, tmp_path: Path, local_server: str,
-                                      clips: dict[str, bytes]) -> None:
+# yt-dlp's urllib handler can leave the socket of an error answer to the garbage collector (seen once,
+# timing-dependent); it is collected inside this test so the warning cannot land on a later one.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_real_server_direct_and_ytdlp(tmp_path: Path, local_server: str, clips: dict[str, bytes]) -> None:
     """Loopback is refused by default; with allow_private_hosts the real HTTP path and yt-dlp both fetch."""
+    settings = Settings()
     refused = media_settings(settings, tmp_path)
     fetcher = open_fetcher(refused)
     try:
@@ -177,3 +182,4 @@ def test_real_server_direct_and_ytdlp(settings: Settings, tmp_path: Path, local_
         assert missing.value.gone
     finally:
         fetcher.http.close()
+        gc.collect()
