@@ -116,6 +116,10 @@ def _process(sessions: sessionmaker[Session], settings: Settings, fetcher: Media
                               size=len(fetched.data), hashed=hashed, frame_jpegs=jpegs, error=error)
     if not stored:
         return None
+    # A retention sweep running between the write and the commit would have found the files unreferenced.
+    for data_sha, body in [(sha, fetched.data), *((j, f.jpeg) for j, f in zip(jpegs, hashed.frames if hashed else ()))]:
+        if not archive.has(data_sha):
+            archive.put(body)
     report.fetched += 1
     report.frames += len(jpegs)
     return item_id if hashed else None

@@ -3,6 +3,7 @@ are evidence of an open or confirmed item; files nothing points at are deleted f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,12 +73,12 @@ def referenced(session: Session) -> set[str]:
     return shas
 
 
-def sweep(sessions: sessionmaker[Session], archive: Archive, now: datetime) -> int:
-    """Delete archived files no row points at, written before now minus a grace period; returns how many."""
+def sweep(sessions: sessionmaker[Session], archive: Archive, grace_s: float = SWEEP_GRACE_S) -> int:
+    """Delete archived files no row points at and written more than grace_s ago (real time); how many."""
     with sessions() as session:
         keep = referenced(session)
     gone = 0
-    for sha in list(archive.list(written_before=now.timestamp() - SWEEP_GRACE_S)):
+    for sha in list(archive.list(written_before=time.time() - grace_s)):
         if sha not in keep and archive.delete(sha):
             gone += 1
     return gone
@@ -88,4 +89,4 @@ def purge_media(sessions: sessionmaker[Session], settings: Settings, now: dateti
     """The media part of the daily retention run: expire old media, then sweep unreferenced files."""
     archive = archive or DiskArchive(settings.media.dir)
     expired = _expire(sessions, now - timedelta(days=settings.media.retention_days))
-    return {"media_expired": expired, "media_file": sweep(sessions, archive, now)}
+    return {"media_expired": expired, "media_file": sweep(sessions, archive)}

@@ -4,7 +4,6 @@ backoff and never blocking ingest, 404/410 = deleted at source, yt-dlp for platf
 from __future__ import annotations
 
 import gc
-
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from monitor.media.job import open_fetcher, run_media
 from monitor.pipeline import Pipeline
 from monitor.posts import Media, Post
 from monitor.tables import MediaItem
-from tests.media.conftest import MediaHost, media_settings
+from tests.media.conftest import MediaHost, age_archive, media_settings
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -183,3 +182,31 @@ def test_real_server_direct_and_ytdlp(tmp_path: Path, local_server: str, clips: 
     finally:
         fetcher.http.close()
         gc.collect()
+
+
+def test_media_past_retention_expire_unless_evidence(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path, host: MediaHost, make_fetcher,
+    clips: dict[str, bytes], archive: DiskArchive,
+) -> None:
+    from monitor.retention import purge
+    from monitor.tables import MediaFrame
+
+    s = media_settings(settings, tmp_path, retention_days=10)
+    s = s.model_copy(update={"retention": s.retention.model_copy(update={"unflagged_days": 3650})})
+    host.files["https://cdn.example.kz/old.mp4"] = (clips["other_b"], "video/mp4")
+    Pipeline(sessions, s).ingest([_video_post("1", "https://cdn.example.kz/old.mp4")])
+    run_media(sessions, s, make_fetcher(s), archive, now=T0)
+    with sessions() as session:
+        item = session.exec(select(MediaItem)).one()
+        jpegs = [f.jpeg_sha256 for f in session.exec(select(MediaFrame))]
+    assert item.sha256 and archive.has(item.sha256) and jpegs
+    age_archive(archive)
+    report = purge(sessions, s, now=T0 + timedelta(days=11))
+    assert report.counts["media_expired"] == 1 and report.counts["media_file"] == 1 + len(set(jpegs))
+    with sessions() as session:
+        purged = session.exec(select(MediaItem)).one()
+        assert purged.status == "purged" and purged.sha256 == item.sha256  # the digest stays as a record
+        assert not session.exec(select(MediaFrame)).all()
+    assert not archive.has(item.sha256)
+    # Not fetched again: the row says it was archived and purged.
+    assert run_media(sessions, s, make_fetcher(s), archive, now=T0 + timedelta(days=12)).fetched == 0

@@ -26,7 +26,7 @@ from monitor.users import create_user
 from monitor.web import create_app
 from monitor.web.security import CSP
 from tests.fakes import KeywordClassifier, TablePlaces
-from tests.media.conftest import MediaHost, media_settings
+from tests.media.conftest import MediaHost, age_archive, media_settings
 from tests.web.conftest import PASSWORD, login
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
@@ -158,6 +158,7 @@ def test_dismissed_items_media_purged_with_it(
     assert media.sha256 and archive.has(media.sha256) and jpegs
     decide(sessions, admin, scene["other_item"], "dismissed", reason="not_violence")  # type: ignore[arg-type]
     when = datetime.now(UTC) + timedelta(days=s.retention.dismissed_days + 1)
+    age_archive(archive)
     report = purge(sessions, s, now=when)
     assert report.counts.get("media_item", 0) >= 1
     with sessions() as session:
