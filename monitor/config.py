@@ -202,7 +202,7 @@ class MediaSettings(Section):
     frame_interval_s: float = Field(0.5, gt=0)
     max_frames: int = Field(64, ge=1, le=1000)
     max_decode_s: float = Field(600.0, gt=0)
-    match_distance: int = Field(31, ge=0, le=128)
+    match_distance: int = Field(31, ge=0, le=31)  # multi-index hashing over 16 chunks finds up to 31
     min_quality: int = Field(50, ge=0, le=100)
     min_share: float = Field(0.5, gt=0, le=1)
     min_inliers: int = Field(15, ge=4)
