@@ -331,6 +331,7 @@ class MediaItem(SQLModel, table=True):
     fetched_at: datetime | None = _ts()
     checked_at: datetime | None = _ts()
     deleted_at_source_at: datetime | None = _ts()
+    matched_at: datetime | None = _ts()  # compared with the stored media (a crashed run leaves it empty)
     created_at: datetime = _ts_now()
 
 

@@ -80,7 +80,7 @@ class IndexCache:
 
 def _process(sessions: sessionmaker[Session], settings: Settings, fetcher: MediaFetcher, archive: Archive,
              item: MediaItem, now: datetime, report: MediaReport) -> int | None:
-    """Fetch, archive and hash one item; the id when a new file was stored."""
+    """Fetch, archive and hash one item; the id when a new file was stored (matching picks it up after)."""
     item_id = item.id or 0
     recheck = item.status == "fetched"
     try:
@@ -134,9 +134,17 @@ def _loader(archive: Archive) -> Callable[[str], bytes | None]:
     return load
 
 
+def unmatched(session: Session, limit: int) -> list[int]:
+    """Hashed items not yet compared with the stored media (new, or left by a run that stopped)."""
+    stmt = (select(MediaItem.id).where(col(MediaItem.status) == "fetched", col(MediaItem.frame_count) > 0,
+                                      col(MediaItem.matched_at).is_(None))
+            .order_by(col(MediaItem.id)).limit(limit))
+    return [int(i or 0) for i in session.exec(stmt).all()]
+
+
 def match_items(sessions: sessionmaker[Session], settings: Settings, archive: Archive, item_ids: list[int],
-                cache: IndexCache) -> int:
-    """Compare newly hashed items with every stored one (index candidates, then `judge`); records matches."""
+                cache: IndexCache, now: datetime | None = None) -> int:
+    """Compare hashed items with every stored one (index candidates, then `judge`); records matches."""
     m = settings.media
     found = 0
     with sessions() as session:
@@ -147,6 +155,8 @@ def match_items(sessions: sessionmaker[Session], settings: Settings, archive: Ar
             me = session.get(MediaItem, item_id)
             if me is None:
                 continue
+            me.matched_at = now or utcnow()
+            session.add(me)
             mine = frames_of(session, [item_id])[item_id]
             hits: Counter[int] = Counter()
             for f in mine:
@@ -208,21 +218,19 @@ def run_media(sessions: sessionmaker[Session], settings: Settings, fetcher: Medi
         report.discovered = discover(session, settings.media, limit)
     with sessions() as session:
         items = due(session, settings.media, now, limit)
-    new_ids: list[int] = []
     for item in items:
         try:
-            stored = _process(sessions, settings, fetcher, archive, item, now, report)
+            _process(sessions, settings, fetcher, archive, item, now, report)
         except (MonitorError, OSError) as e:  # a full disk, a broken file: recorded, the others go on
             log.warning("media %s failed: %s", item.id, e)
             with transaction(sessions) as session:
                 record_failure(session, item.id or 0, settings.media, now, f"{type(e).__name__}: {e}",
                                retry=True, gone=False)
             report.failed += 1
-            continue
-        if stored is not None:
-            new_ids.append(stored)
-    if new_ids:
-        report.matches = match_items(sessions, settings, archive, new_ids, cache)
+    with sessions() as session:
+        todo = unmatched(session, max(limit, 100))
+    if todo:
+        report.matches = match_items(sessions, settings, archive, todo, cache, now)
     report.joined = join_matches(sessions)
     log.info("media: %s", report.summary())
     return report

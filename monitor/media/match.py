@@ -84,6 +84,13 @@ def _grey(jpeg: bytes) -> np.ndarray | None:
 
 def geometric_inliers(jpeg_a: bytes, jpeg_b: bytes) -> int:
     """Keypoints of two frames consistent with one homography (ORB, ratio test, RANSAC); 0 when none."""
+    try:
+        return _inliers(jpeg_a, jpeg_b)
+    except cv2.error:  # a damaged keyframe must not stop the job: it just confirms nothing
+        return 0
+
+
+def _inliers(jpeg_a: bytes, jpeg_b: bytes) -> int:
     ga, gb = _grey(jpeg_a), _grey(jpeg_b)
     if ga is None or gb is None:
         return 0

@@ -138,3 +138,30 @@ def test_join_works_in_either_order(
     with sessions() as session:
         rows = {p.external_id: p for p in session.exec(select(PostRow))}
         assert rows["r"].incident_id is not None and rows["r"].incident_id == rows["o"].incident_id
+
+
+def test_matching_resumes_after_a_crash(
+    settings: Settings, sessions: sessionmaker[Session], tmp_path: Path, clips: dict[str, bytes],
+    host: MediaHost, make_fetcher, archive: DiskArchive, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that dies while matching has stored its files; the next run matches them (matched_at empty)."""
+    from monitor.media import job
+
+    s = media_settings(settings, tmp_path)
+    for name in ("original", "late"):
+        host.files[CDN + name] = (clips[name], "video/mp4")
+    pipeline = Pipeline(sessions, s, classifier=KeywordClassifier(), places=TablePlaces())
+    pipeline.ingest([_post("o", "В школе №3 Талгара избили ученика", "original", T0),
+                     _post("r", "жесть", "late", T0 + timedelta(hours=1))])
+
+    def crash(*_a: object, **_k: object) -> None:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(job, "judge", crash)
+    with pytest.raises(RuntimeError):
+        run_media(sessions, s, make_fetcher(s), archive, now=T0 + timedelta(hours=2))
+    monkeypatch.undo()
+    with sessions() as session:
+        assert {m.status for m in session.exec(select(MediaItem))} == {"fetched", "gone"}
+    report = run_media(sessions, s, make_fetcher(s), archive, now=T0 + timedelta(hours=3))
+    assert report.fetched == 0 and report.matches >= 1 and len(report.joined) == 1

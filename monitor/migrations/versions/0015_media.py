@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("fetched_at", _ts(), nullable=True),
         sa.Column("checked_at", _ts(), nullable=True),
         sa.Column("deleted_at_source_at", _ts(), nullable=True),
+        sa.Column("matched_at", _ts(), nullable=True),
         sa.Column("created_at", _ts(), nullable=False),
         sa.ForeignKeyConstraint(["post_id"], ["post.id"]),
         sa.PrimaryKeyConstraint("id"),
