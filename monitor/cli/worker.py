@@ -56,7 +56,7 @@ def jobs(app: App, limit: int) -> None:
 @pass_app
 def retention(app: App, purge: bool) -> None:
     """Show the retention rules; with --purge apply them (the service does this daily)."""
-    from monitor.review.retention import purge as run_purge
+    from monitor.service.retention import purge as run_purge
 
     r = app.settings.retention
     if not purge:

@@ -207,6 +207,35 @@ class HttpSettings(Section):
     instagram: InstagramSettings = InstagramSettings()
 
 
+class MediaSettings(Section):
+    """Archiving, hashing and matching of the photos and videos of posts (monitor.ingest.media)."""
+
+    enabled: bool = True
+    dir: str = "data/media"
+    fetch_interval_s: float = Field(300.0, gt=0)
+    batch_size: int = Field(50, ge=1)
+    max_bytes: int = Field(100_000_000, ge=1024)
+    allowed_content_types: tuple[str, ...] = ("image/*", "video/*")
+    allow_private_hosts: bool = False
+    all_videos: bool = True
+    ytdlp_hosts: tuple[str, ...] = (
+        "youtube.com", "youtu.be", "tiktok.com", "instagram.com", "vk.com", "vkvideo.ru", "ok.ru", "rutube.ru",
+    )
+    max_attempts: int = Field(6, ge=1)
+    retry_base_s: float = Field(300.0, gt=0)
+    retry_max_s: float = Field(86400.0, gt=0)
+    recheck_interval_s: float = Field(43200.0, gt=0)
+    recheck_days: float = Field(3.0, ge=0)
+    frame_interval_s: float = Field(0.5, gt=0)
+    max_frames: int = Field(64, ge=1, le=1000)
+    max_decode_s: float = Field(600.0, gt=0)
+    match_distance: int = Field(31, ge=0, le=31)  # multi-index hashing over 16 chunks finds up to 31
+    min_quality: int = Field(50, ge=0, le=100)
+    min_share: float = Field(0.5, gt=0, le=1)
+    min_inliers: int = Field(15, ge=4)
+    retention_days: int = Field(365, ge=1)
+
+
 class QueueSettings(Section):
     lease_minutes: float = Field(15.0, gt=0)
 
@@ -272,6 +301,7 @@ class Settings(BaseSettings):
     classifier: ClassifierSettings = ClassifierSettings()
     places: PlacesSettings = PlacesSettings()
     http: HttpSettings = HttpSettings()
+    media: MediaSettings = MediaSettings()
     queue: QueueSettings = QueueSettings()
     retention: RetentionSettings = RetentionSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

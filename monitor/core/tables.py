@@ -345,3 +345,66 @@ class SourceSuggestion(SQLModel, table=True):
     flagged_posts: int = 0
     decided_by: str = Field(max_length=100)
     decided_at: datetime = _ts_now()
+
+
+class MediaItem(SQLModel, table=True):
+    """One photo, video or thumbnail of a stored post: its fetch state and the archived file (revision 0015_media)."""
+
+    __tablename__ = "media_item"
+    __table_args__ = (
+        sa.UniqueConstraint("post_id", "url_key", name="uq_media_item_post_url"),
+        sa.Index("ix_media_item_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    position: int = 0
+    kind: str = Field(max_length=20)  # photo | video | thumbnail
+    url: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    url_key: str = Field(max_length=64)  # sha256 of the URL (URLs are too long for a unique index)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts()
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    sha256: str | None = Field(default=None, max_length=64, index=True)
+    content_type: str | None = Field(default=None, max_length=200)
+    size: int = 0
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    frame_count: int = 0
+    thumb_sha256: str | None = Field(default=None, max_length=64)
+    fetched_at: datetime | None = _ts()
+    checked_at: datetime | None = _ts()
+    deleted_at_source_at: datetime | None = _ts()
+    matched_at: datetime | None = _ts()  # compared with the stored media (a crashed run leaves it empty)
+    created_at: datetime = _ts_now()
+
+
+class MediaFrame(SQLModel, table=True):
+    """A keyframe of a video (or the one frame of a photo): PDQ hashes of the whole frame and of its content box."""
+
+    __tablename__ = "media_frame"
+    id: int | None = Field(default=None, primary_key=True)
+    media_item_id: int = Field(foreign_key="media_item.id", index=True)
+    idx: int = 0
+    t_s: float = 0.0
+    pdq: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    pdq_crop: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary()))
+    quality: int = 0
+    jpeg_sha256: str | None = Field(default=None, max_length=64)
+
+
+class MediaMatch(SQLModel, table=True):
+    """Two media items found to show the same picture or video (hash candidates, geometrically confirmed)."""
+
+    __tablename__ = "media_match"
+    __table_args__ = (sa.UniqueConstraint("media_item_id", "other_media_item_id", name="uq_media_match_pair"),)
+    id: int | None = Field(default=None, primary_key=True)
+    media_item_id: int = Field(foreign_key="media_item.id", index=True)
+    other_media_item_id: int = Field(foreign_key="media_item.id", index=True)
+    share: float = 0.0
+    frames: int = 0
+    inliers: int = 0
+    reason: str = Field(default="", max_length=200)
+    joined_incident_id: int | None = None
+    created_at: datetime = _ts_now()

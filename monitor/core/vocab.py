@@ -122,6 +122,20 @@ class AlertReason(StrEnum):
 ALERT_REASONS: tuple[AlertReason, ...] = tuple(AlertReason)
 
 
+class MediaStatus(StrEnum):
+    """Where the archiving of one photo, video or thumbnail stands."""
+
+    PENDING = "pending"
+    FETCHED = "fetched"
+    FAILED = "failed"
+    REFUSED = "refused"
+    GONE = "gone"
+    PURGED = "purged"
+
+
+MEDIA_STATUSES: tuple[MediaStatus, ...] = tuple(MediaStatus)
+
+
 def sql_in(values: tuple[StrEnum, ...]) -> str:
     """`'a', 'b'` for a CHECK constraint or a partial index over these values."""
     return ", ".join(f"'{v.value}'" for v in values)

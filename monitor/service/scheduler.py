@@ -186,7 +186,8 @@ def add_service_jobs(
     """Add the service's jobs: sources (when a pipeline and HTTP client are given), classify backlog,
     lease expiry, alerts, digest (at its local time, and a retry/catch-up tick), retention."""
     from monitor.notify import alerts, digest_runs
-    from monitor.review import queue, retention
+    from monitor.review import queue
+    from monitor.service import retention
 
     ctx = scheduler.ctx
     s, sc = ctx.settings, ctx.settings.scheduler
@@ -239,6 +240,10 @@ def add_service_jobs(
         s.digest.retry_check_interval_s,
         lambda: digest_runs.run_digests(ctx.sessions, s, ctx.clock()),
     )
+    if s.media.enabled:
+        from monitor.ingest.media.job import scheduled as media_work
+
+        every("media-fetch", s.media.fetch_interval_s, media_work(ctx.sessions, s))
     add_guarded_job(
         scheduler,
         "retention",

@@ -109,6 +109,7 @@ def create_app(
     stores posts unclassified and the worker's classify-backlog job scores them, so serving the
     web pages never loads the classifier."""
     from monitor.web.routes import admin, api, dashboard, discovery, item, login, queue, system
+    from monitor.web.routes import media as media_routes
 
     if sessions is None:
         from monitor.core.db import create_db_engine, session_factory
@@ -128,7 +129,7 @@ def create_app(
                        max_age=settings.web.session_max_age_s, same_site="lax", https_only=https)
     app.add_middleware(SecurityHeaders, https=https)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, queue, item, dashboard, admin, discovery, api, system):
+    for module in (login, queue, item, media_routes, dashboard, admin, discovery, api, system):
         app.include_router(module.router)
     _install_handlers(app)
     return app

@@ -24,7 +24,7 @@ from monitor.core.tables import (
     Snapshot,
 )
 from monitor.core.vocab import DECISIONS
-from monitor.review.retention import purge
+from monitor.service.retention import purge
 from tests.helpers import make_user
 from tests.service.seed import add_item
 

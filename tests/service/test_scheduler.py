@@ -71,6 +71,7 @@ def test_jobs_and_their_options(settings: Settings, sessions: sessionmaker[Sessi
             "alerts",
             "digest",
             "digest-retry",
+            "media-fetch",
             "retention",
         }
         for job in jobs.values():
@@ -87,6 +88,7 @@ def test_jobs_and_their_options(settings: Settings, sessions: sessionmaker[Sessi
         "alerts",
         "digest",
         "digest-retry",
+        "media-fetch",
         "retention",
     }
 

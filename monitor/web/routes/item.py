@@ -13,6 +13,7 @@ from monitor.core.db import transaction
 from monitor.core.errors import NotFound, QueueError
 from monitor.core.vocab import FINAL_STATUSES, Role, Status
 from monitor.ingest.incidents.store import split_incident
+from monitor.ingest.media.evidence import item_media
 from monitor.review.detail import load_item, snapshot_text
 from monitor.review.queue import add_note, claim, decide, release
 from monitor.web.render import flash, highlight, page
@@ -31,12 +32,13 @@ def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
     web = request.app.state.web
     with transaction(web.sessions) as session:
         detail = load_item(session, item_id)
+        media = item_media(session, [p.id or 0 for p in detail.posts])
         record_audit(session, actor.name, "item.view", "queue_item", item_id)
     evidence = detail.classification.evidence if detail.classification else []
     return page(request, "item.html", {
         "d": detail, "item": detail.item, "segments": highlight(detail.post.text, evidence),
         "holds_claim": detail.item.claimed_by_id == actor.id,
-        "can_split": _can_split(detail.item, detail.posts),
+        "can_split": _can_split(detail.item, detail.posts), "media": media,
     })
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from monitor.core.errors import InputError
 from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
+from monitor.ingest.media.evidence import queue_thumbs
 from monitor.review.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
 from monitor.review.queue import QueueFilter, bulk_decide, claim_next
 from monitor.web.render import flash, page
@@ -44,8 +45,9 @@ def queue_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VI
     q = parse_query(dict(request.query_params))
     with web.sessions() as session:
         result = queue_page(session, q, web.settings.web.page_size, web.zone)
+        thumbs = queue_thumbs(session, [row.item for row in result.rows])
     context: dict[str, Any] = {
-        "q": q, "result": result, "choices": _choices(request), "statuses": STATUS_CHOICES,
+        "q": q, "result": result, "thumbs": thumbs, "choices": _choices(request), "statuses": STATUS_CHOICES,
         "severities": SEVERITIES, "categories": CATEGORIES, "sorts": tuple(SORTS),
         "qs": lambda **changes: urlencode(q.params(**changes)),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),

@@ -6,7 +6,9 @@
 - posts never flagged (no incident) collected longer than `unflagged_days` ago, with their classifications;
 - raw snapshot bodies older than `snapshot_days`, except the evidence of confirmed and open items
   (the row with its sha256 stays while a post points at it); unreferenced snapshot rows go;
-- job_run history after `job_run_days`, sent alerts after `sent_alert_days`.
+- job_run history after `job_run_days`, sent alerts after `sent_alert_days`;
+- archived media (monitor.ingest.media.retention): rows with their posts (so a dismissed item's media go with
+  it), files after `[media] retention_days` unless evidence of a kept item, unreferenced files swept.
 Open items (new, in review, escalated) are never purged. Audit events are kept: the table is
 append-only by database trigger; they hold ids and decisions, not post text.
 """
@@ -76,6 +78,9 @@ def _delete_posts(session: Session, post_ids: Sequence[int], report: PurgeReport
             session.execute(sa.delete(Classification).where(col(Classification.post_id).in_(post_ids)))
         ),
     )
+    from monitor.ingest.media.retention import delete_post_media
+
+    report.add("media_item", delete_post_media(session, post_ids))  # their files go in the media sweep
     report.add("post", _rowcount(session.execute(sa.delete(Post).where(col(Post.id).in_(post_ids)))))
 
 
@@ -221,5 +226,9 @@ def purge(sessions: sessionmaker[Session], settings: Settings, now: datetime | N
                 )
             ),
         )
+    from monitor.ingest.media.retention import purge_media
+
+    for key, n in purge_media(sessions, settings, now).items():
+        report.add(key, n)
     log.info("retention: %s", report.counts)
     return report
