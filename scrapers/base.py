@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import logging
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
@@ -79,3 +81,45 @@ def utc_from_timestamp(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+# What odd values in an answer raise inside an item's parsing (a number where a list was, NaN widths, ...).
+ITEM_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+log = logging.getLogger(__name__)
+
+
+def as_list(value: Any) -> list[Any]:
+    """value when it is a list, else an empty one (an answer with "items": 1 has no items)."""
+    return value if isinstance(value, list) else []
+
+
+def as_int(value: Any, limit: int = 10**15) -> int | None:
+    """A finite whole number within ±limit from an int, float or digit string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > len(str(limit)):
+            return None
+        value = int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or abs(value) > limit:
+        return None
+    return value
+
+
+def each_item(items: Iterable[Any], build: Callable[[Any], Post | None], url: str) -> list[Post]:
+    """build(item) for every item; an item whose odd values make it fail is skipped with a logged reason."""
+    posts: list[Post] = []
+    for index, item in enumerate(items):
+        try:
+            post = build(item)
+        except ITEM_ERRORS as e:
+            log.warning("%s: skipped item %d: %s", url, index, type(e).__name__)
+            continue
+        if post is not None:
+            posts.append(post)
+    return posts

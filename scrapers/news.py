@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -91,7 +92,9 @@ def _plain(html: str) -> str:
 
 def parse_feed(body: bytes | str, url: str) -> tuple[list[Entry], datetime | None]:
     """Entries of an RSS/Atom feed (newest first as the feed gives them) and the feed's own date."""
-    parsed = feedparser.parse(body if isinstance(body, bytes) else body.encode("utf-8"))
+    # Always a stream of the bytes we fetched: given bytes or a str, feedparser would treat a short body
+    # as a file name or URL and read a local file (or /dev/zero) or fetch past the size cap.
+    parsed = feedparser.parse(io.BytesIO(body if isinstance(body, bytes) else body.encode("utf-8", "replace")))
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         # E.g. an HTML error or consent page answered with 200 where the feed should be.
         reason = parsed.get("bozo_exception") or "no feed elements found"

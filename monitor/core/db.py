@@ -51,7 +51,8 @@ def create_db_engine(settings: DatabaseSettings) -> Engine:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         raise DatabaseError(f"database URL is not valid: {mask_url(settings.url)}") from None
-    kwargs: dict[str, Any] = {"echo": settings.echo}
+    # hide_parameters: an error or log line never carries row values (post text, authors: minors' data).
+    kwargs: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
