@@ -53,7 +53,7 @@ def bad_lines() -> list[tuple[str, str]]:
 
 def test_every_bad_kind_is_refused_with_a_reason_not_content() -> None:
     for raw, reason in bad_lines():
-        [(line_no, result)] = list(read_jsonl([raw.encode()]))
+        [(_, result)] = list(read_jsonl([raw.encode()]))
         assert isinstance(result, str), raw[:80]
         assert result.startswith(reason), (result, reason)
         assert SECRET not in result

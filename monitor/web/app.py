@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +24,7 @@ from monitor.core.config import Settings
 from monitor.core.errors import InputError, MonitorError, NotFound, QueueError
 from monitor.core.places.gazetteer import Places
 from monitor.ingest.pipeline import Pipeline
+from monitor.web.guards import ids_in_range, install_outage_handling
 from monitor.web.render import STATIC_DIR, make_templates, page
 from monitor.web.security import CsrfRefused, Forbidden, LoginRequired, LoginThrottle, SecurityHeaders
 
@@ -118,7 +119,8 @@ def create_app(
 
         sessions = session_factory(create_db_engine(settings.database))
     app = FastAPI(title="school-monitor", version="0.1.0", docs_url=None, redoc_url=None,
-                  openapi_url=None, description="Review queue and ingest API of school-monitor.")
+                  openapi_url=None, description="Review queue and ingest API of school-monitor.",
+                  dependencies=[Depends(ids_in_range)])
     app.state.web = WebContext(settings=settings, sessions=sessions, templates=make_templates(settings.timezone),
                                zone=ZoneInfo(settings.timezone),
                                pipeline=pipeline or Pipeline(sessions, settings, classifier=classifier, places=places,
@@ -131,4 +133,5 @@ def create_app(
     for module in (login, queue, item, dashboard, admin, api, system):
         app.include_router(module.router)
     _install_handlers(app)
+    install_outage_handling(app)
     return app
