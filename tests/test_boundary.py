@@ -146,3 +146,15 @@ def test_line_validator_gives_a_post_or_a_reason(record: dict[str, object]) -> N
         assert post_problem(result) is None
     else:
         assert isinstance(result, str) and result
+
+
+def test_database_errors_never_carry_post_text(engine: sa.engine.Engine) -> None:
+    # The engine hides bound parameters: a failing insert names the statement, never the row's values.
+    row = {"platform": "x", "external_id": "1", "url": "https://x.example", "text": SECRET, "author": "Автор Секретов",
+           "language": "ru", "published_at": datetime(2026, 1, 1, tzinfo=UTC), "collected_at": datetime.now(UTC),
+           "updated_at": datetime.now(UTC), "media": [], "extras": {}, "has_video": False, "content_key": None,
+           "places": [], "has_education_context": True}
+    with pytest.raises(sa.exc.IntegrityError) as caught, engine.begin() as conn:
+        conn.execute(sa.insert(PostRow.__table__), [row])  # type: ignore[attr-defined]
+    assert SECRET not in str(caught.value) and "Секретов" not in str(caught.value)
+    assert "parameters hidden" in str(caught.value)

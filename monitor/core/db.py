@@ -31,6 +31,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _scrub_detail(context: Any) -> None:
+    """Keep only the first line of a PostgreSQL error: its DETAIL lines quote row values (post text, authors)."""
+    orig = context.original_exception
+    lines = str(orig).splitlines()
+    if len(lines) <= 1:
+        return
+    first = lines[0]
+    wrapped = context.sqlalchemy_exception
+    try:
+        orig.args = (first,)
+        if wrapped is not None:
+            wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {first}",)
+    except (AttributeError, TypeError):  # a type that refuses new args: parameters at least stay hidden
+        return
+
+
 def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -68,9 +84,11 @@ def create_db_engine(settings: DatabaseSettings) -> Engine:
         return engine
     kwargs.update(pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True)
     try:
-        return sa.create_engine(url, **kwargs)
+        engine = sa.create_engine(url, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as e:
         raise DatabaseError(f"cannot use database {mask_url(settings.url)}: {e}") from None
+    event.listen(engine, "handle_error", _scrub_detail)
+    return engine
 
 
 def check_connection(engine: Engine) -> None:
