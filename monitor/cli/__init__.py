@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     except MonitorError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as e:
         # A read-only or vanished database file, a full disk, a dropped connection: one line, exit 2.
         click.echo(f"error: database: {_first_line(getattr(e, 'orig', None) or e)}", err=True)
         sys.exit(2)
