@@ -61,7 +61,7 @@ def test_every_bad_kind_is_refused_with_a_reason_not_content() -> None:
 
 @pytest.mark.parametrize("value", EDGE_DATES)
 def test_edge_dates_are_refused_naming_the_accepted_range(value: str) -> None:
-    with pytest.raises(ValueError, match="2000-01-01|outside the calendar"):
+    with pytest.raises(ValueError, match="2000-01-01"):
         post_from_record({**GOOD, "external_id": "e", "published_at": value})
 
 

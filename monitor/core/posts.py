@@ -118,7 +118,8 @@ def parse_datetime(value: Any) -> datetime:
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 lies before year 1 in UTC
-        raise ValueError(f"timestamp is outside the calendar in UTC: {value[:40]!r}") from None
+        raise ValueError(f"timestamp {value[:40]!r} is outside the accepted range "
+                         "(2000-01-01 to one day from now)") from None
 
 
 _REQUIRED = ("platform", "external_id", "url", "text", "published_at")
