@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,3 +124,16 @@ def each_item(items: Iterable[Any], build: Callable[[Any], Post | None], url: st
         if post is not None:
             posts.append(post)
     return posts
+
+
+# Character references to NUL or to a UTF-16 surrogate (&#0; &#xD800; &#55296;): no text may hold them, and
+# XML parsers in recovery mode hand them on as undecodable bytes. They become U+FFFD before parsing.
+_BAD_CHAR_REF = re.compile(
+    rb"&#(?:[xX]0*(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0+)|0*(?:5529[6-9]|55[3-9]\d\d|56\d{3}|57[0-2]\d\d|"
+    rb"573[0-3]\d|5734[0-3])|0+);"
+)
+
+
+def without_bad_char_refs(body: bytes) -> bytes:
+    """The body with NUL and surrogate character references replaced by &#xFFFD; (encoding kept)."""
+    return _BAD_CHAR_REF.sub(b"&#xFFFD;", body) if b"&#" in body else body

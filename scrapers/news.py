@@ -21,7 +21,7 @@ from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Media, Post, parse_datetime
 from monitor.ingest.http import HttpClient, Response, decode_body
-from scrapers.base import Page, options, remember, with_snapshot
+from scrapers.base import Page, options, remember, with_snapshot, without_bad_char_refs
 
 PLATFORM = "news"
 _DATE_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
@@ -94,7 +94,11 @@ def parse_feed(body: bytes | str, url: str) -> tuple[list[Entry], datetime | Non
     """Entries of an RSS/Atom feed (newest first as the feed gives them) and the feed's own date."""
     # Always a stream of the bytes we fetched: given bytes or a str, feedparser would treat a short body
     # as a file name or URL and read a local file (or /dev/zero) or fetch past the size cap.
-    parsed = feedparser.parse(io.BytesIO(body if isinstance(body, bytes) else body.encode("utf-8", "replace")))
+    raw = without_bad_char_refs(body if isinstance(body, bytes) else body.encode("utf-8", "replace"))
+    try:
+        parsed = feedparser.parse(io.BytesIO(raw))
+    except (ValueError, TypeError, RecursionError) as e:  # feedparser's own failures on odd markup
+        raise ScrapeError(f"feed could not be parsed: {type(e).__name__}", url=url) from None
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         # E.g. an HTML error or consent page answered with 200 where the feed should be.
         reason = parsed.get("bozo_exception") or "no feed elements found"

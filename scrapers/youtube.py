@@ -14,7 +14,16 @@ from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Media, Post, parse_datetime
 from monitor.ingest.http import HttpClient, Response
-from scrapers.base import Page, as_int, as_list, each_item, options, remember, with_snapshot
+from scrapers.base import (
+    Page,
+    as_int,
+    as_list,
+    each_item,
+    options,
+    remember,
+    with_snapshot,
+    without_bad_char_refs,
+)
 
 PLATFORM = "youtube"
 FEED_URL = "https://www.youtube.com/feeds/videos.xml"
@@ -61,7 +70,7 @@ def _video(video_id: str, title: str, description: str, published: datetime, cha
 
 def parse_feed(body: bytes | str, url: str) -> list[Post]:
     """Videos in a channel feed (/feeds/videos.xml); entries without id or date are skipped."""
-    raw = body.encode() if isinstance(body, str) else body
+    raw = without_bad_char_refs(body.encode() if isinstance(body, str) else body)
     if not raw.strip():
         return []
     try:
@@ -73,29 +82,31 @@ def parse_feed(body: bytes | str, url: str) -> list[Post]:
     if root.tag != f"{{{NS['a']}}}feed":
         # E.g. a cookie-consent HTML page answered with 200 instead of the feed.
         raise ScrapeError(f"not a YouTube channel feed (root element <{etree.QName(root).localname}>)", url=url)
-    posts = []
-    for entry in root.iterfind("a:entry", NS):
-        video_id = entry.findtext("yt:videoId", namespaces=NS)
-        try:
-            published = parse_datetime(entry.findtext("a:published", namespaces=NS))
-        except ValueError:
-            continue
-        if not video_id:
-            continue
-        group = entry.find("media:group", NS)
-        description = group.findtext("media:description", "", NS) if group is not None else ""
-        thumb_el = group.find("media:thumbnail", NS) if group is not None else None
-        stats = group.find("media:community/media:statistics", NS) if group is not None else None
-        extras: dict[str, Any] = {"channel_id": entry.findtext("yt:channelId", namespaces=NS)}
-        views = as_int(stats.get("views")) if stats is not None else None
-        if views is not None:
-            extras["views"] = views
-        posts.append(_video(
-            video_id.strip(), (entry.findtext("a:title", "", NS) or "").strip(), description.strip(), published,
-            entry.findtext("a:author/a:name", namespaces=NS), thumb_el.get("url") if thumb_el is not None else None,
-            None, extras,
-        ))
-    return posts
+    return each_item(root.iterfind("a:entry", NS), _feed_video, url)
+
+
+def _feed_video(entry: Any) -> Post | None:
+    """One <entry> of a channel feed; None without an id or a readable date."""
+    video_id = entry.findtext("yt:videoId", namespaces=NS)
+    try:
+        published = parse_datetime(entry.findtext("a:published", namespaces=NS))
+    except ValueError:
+        return None
+    if not video_id:
+        return None
+    group = entry.find("media:group", NS)
+    description = group.findtext("media:description", "", NS) if group is not None else ""
+    thumb_el = group.find("media:thumbnail", NS) if group is not None else None
+    stats = group.find("media:community/media:statistics", NS) if group is not None else None
+    extras: dict[str, Any] = {"channel_id": entry.findtext("yt:channelId", namespaces=NS)}
+    views = as_int(stats.get("views")) if stats is not None else None
+    if views is not None:
+        extras["views"] = views
+    return _video(
+        video_id.strip(), (entry.findtext("a:title", "", NS) or "").strip(), description.strip(), published,
+        entry.findtext("a:author/a:name", namespaces=NS), thumb_el.get("url") if thumb_el is not None else None,
+        None, extras,
+    )
 
 
 def _json(body: bytes | str, url: str) -> Mapping[str, Any]:

@@ -65,3 +65,14 @@ def test_feed_body_naming_a_local_file_is_not_opened(tmp_path: Path) -> None:
         news.parse(str(local).encode(), "https://news.example.kz/rss")
     with pytest.raises(ScrapeError):
         news.parse_feed(b"/dev/zero", "https://news.example.kz/rss")
+
+
+@pytest.mark.parametrize("ref", [b"&#xD800;", b"&#55296;", b"&#0;"])
+def test_surrogate_or_nul_character_reference_in_feeds_keeps_the_feed(ref: bytes) -> None:
+    rss = fixture("news/feed_rss.xml").replace(b"<title>", b"<title>" + ref, 2)
+    posts, _ = news.parse(rss, "https://news.example.kz/rss")
+    assert len(posts) == len(expected("news/feed_rss.xml")["posts"])
+    atom = fixture("youtube/channel_feed.xml").replace(b"<title>", b"<title>" + ref, 2)
+    videos, _ = youtube.parse(atom, "https://www.youtube.com/feeds/videos.xml")
+    assert len(videos) == len(expected("youtube/channel_feed.xml")["posts"])
+    assert all("\ud800" not in p.text for p in [*posts, *videos])
