@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError
@@ -84,6 +84,8 @@ def utc_from_timestamp(value: Any) -> datetime | None:
         return None
 
 
+T = TypeVar("T")
+
 # What odd values in an answer raise inside an item's parsing (a number where a list was, NaN widths, ...).
 ITEM_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 log = logging.getLogger(__name__)
@@ -112,9 +114,9 @@ def as_int(value: Any, limit: int = 10**15) -> int | None:
     return value
 
 
-def each_item(items: Iterable[Any], build: Callable[[Any], Post | None], url: str) -> list[Post]:
+def each_item(items: Iterable[Any], build: Callable[[Any], T | None], url: str) -> list[T]:
     """build(item) for every item; an item whose odd values make it fail is skipped with a logged reason."""
-    posts: list[Post] = []
+    posts: list[T] = []
     for index, item in enumerate(items):
         try:
             post = build(item)

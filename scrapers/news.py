@@ -21,7 +21,7 @@ from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Media, Post, parse_datetime
 from monitor.ingest.http import HttpClient, Response, decode_body
-from scrapers.base import Page, options, remember, with_snapshot, without_bad_char_refs
+from scrapers.base import Page, each_item, options, remember, with_snapshot, without_bad_char_refs
 
 PLATFORM = "news"
 _DATE_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
@@ -104,28 +104,30 @@ def parse_feed(body: bytes | str, url: str) -> tuple[list[Entry], datetime | Non
         reason = parsed.get("bozo_exception") or "no feed elements found"
         raise ScrapeError(f"not an RSS/Atom feed: {reason}", url=url)
     feed_date = _struct_time(_raw(parsed.feed, "updated_parsed") or _raw(parsed.feed, "published_parsed"))
-    entries = []
-    for item in parsed.entries:
-        link = item.get("link") or item.get("id")
-        if not link or not str(link).startswith(("http://", "https://", "/")):
-            continue
-        image = None
-        for enclosure in item.get("enclosures") or []:
-            if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-                image = enclosure["href"]
-                break
-        thumbs = item.get("media_thumbnail") or item.get("media_content") or []
-        if image is None and thumbs and thumbs[0].get("url"):
-            image = thumbs[0]["url"]
-        entries.append(Entry(
-            url=urljoin(url, str(link)).strip(),
-            title=" ".join(str(item.get("title") or "").split()),
-            summary=_plain(str(item.get("summary") or "")),
-            published_at=_struct_time(_raw(item, "published_parsed") or _raw(item, "updated_parsed")),
-            author=item.get("author") or None,
-            image=image,
-        ))
-    return entries, feed_date
+    return each_item(parsed.entries, lambda item: _entry(item, url), url), feed_date
+
+
+def _entry(item: Any, url: str) -> Entry | None:
+    """One feed entry; None without a usable link."""
+    link = item.get("link") or item.get("id")
+    if not link or not str(link).startswith(("http://", "https://", "/")):
+        return None
+    image = None
+    for enclosure in item.get("enclosures") or []:
+        if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
+            image = enclosure["href"]
+            break
+    thumbs = item.get("media_thumbnail") or item.get("media_content") or []
+    if image is None and thumbs and thumbs[0].get("url"):
+        image = thumbs[0]["url"]
+    return Entry(
+        url=urljoin(url, str(link)).strip(),
+        title=" ".join(str(item.get("title") or "").split()),
+        summary=_plain(str(item.get("summary") or "")),
+        published_at=_struct_time(_raw(item, "published_parsed") or _raw(item, "updated_parsed")),
+        author=item.get("author") or None,
+        image=image,
+    )
 
 
 def parse_article(body: bytes | str, url: str) -> Article:
@@ -138,7 +140,10 @@ def parse_article(body: bytes | str, url: str) -> Article:
     published = _meta_date(html)
     author = getattr(doc, "author", None) if doc is not None else None
     if canonical and not str(canonical).startswith(("http://", "https://")):
-        canonical = urljoin(url, str(canonical))
+        try:
+            canonical = urljoin(url, str(canonical))
+        except ValueError:  # e.g. a malformed IPv6 host: the page's own URL stands in
+            canonical = None
     title = " ".join(str(getattr(doc, "title", None) or "").split()) if doc is not None else ""
     return Article(text, canonical or None, published, author or None, title)
 
