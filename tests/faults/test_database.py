@@ -173,3 +173,67 @@ def test_monitor_run_killed_by_a_fatal_signal_leaves_a_line(db_url: str, tmp_pat
             proc.kill()
     assert proc.returncode != 0
     assert "Fatal Python error: Bus error" in err
+
+
+def test_postgres_stopped_and_started_under_monitor_run(proxied_pg: tuple[str, TcpProxy], tmp_path: Path) -> None:
+    """The whole service as deployed: 503 while PostgreSQL is away, one log line for the outage,
+    answers again once it is back, no restart."""
+    import threading
+
+    import httpx
+
+    from tests.service.conftest import free_port
+
+    url, proxy = proxied_pg
+    engine = create_db_engine(DatabaseSettings(url=url))
+    sessions = session_factory(engine)
+    create_user(sessions, "mod", "moderator", "correct horse battery")
+    token = create_api_token(sessions, "mod")
+    engine.dispose()
+    port = free_port()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n[web]\nport = {port}\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["MONITOR_SESSION_SECRET"] = "s" * 40
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    started = threading.Event()
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "Uvicorn running" in line:
+                started.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        assert started.wait(120), "".join(lines)
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, headers=auth, timeout=30) as client:
+            assert client.get("/api/items").status_code == 200
+            proxy.stop()
+            statuses = [client.get("/api/items").status_code for _ in range(4)]
+            statuses.append(client.get("/").status_code)
+            assert statuses == [503] * 5
+            proxy.start()
+            assert client.get("/api/items").status_code == 200
+            assert client.get("/").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+        reader.join(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        reader.join(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    log = "".join(lines)
+    assert log.count("monitor.web: database unavailable") == 1, log[-3000:]
+    assert log.count("monitor.web: database reachable again") == 1
+    assert "Traceback" not in log, log[-3000:]
+    assert proc.returncode == 0
