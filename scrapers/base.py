@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
@@ -86,3 +89,60 @@ def utc_from_timestamp(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+T = TypeVar("T")
+
+# What odd values in an answer raise inside an item's parsing (a number where a list was, NaN widths, ...).
+ITEM_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+log = logging.getLogger(__name__)
+
+
+def as_list(value: Any) -> list[Any]:
+    """value when it is a list, else an empty one (an answer with "items": 1 has no items)."""
+    return value if isinstance(value, list) else []
+
+
+def as_int(value: Any, limit: int = 10**15) -> int | None:
+    """A finite whole number within ±limit from an int, float or digit string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > len(str(limit)):
+            return None
+        value = int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or abs(value) > limit:
+        return None
+    return value
+
+
+def each_item(items: Iterable[Any], build: Callable[[Any], T | None], url: str) -> list[T]:
+    """build(item) for every item; an item whose odd values make it fail is skipped with a logged reason."""
+    posts: list[T] = []
+    for index, item in enumerate(items):
+        try:
+            post = build(item)
+        except ITEM_ERRORS as e:
+            log.warning("%s: skipped item %d: %s", url, index, type(e).__name__)
+            continue
+        if post is not None:
+            posts.append(post)
+    return posts
+
+
+# Character references to NUL or to a UTF-16 surrogate (&#0; &#xD800; &#55296;): no text may hold them, and
+# XML parsers in recovery mode hand them on as undecodable bytes. They become U+FFFD before parsing.
+_BAD_CHAR_REF = re.compile(
+    rb"&#(?:[xX]0*(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0+)|0*(?:5529[6-9]|55[3-9]\d\d|56\d{3}|57[0-2]\d\d|"
+    rb"573[0-3]\d|5734[0-3])|0+);"
+)
+
+
+def without_bad_char_refs(body: bytes) -> bytes:
+    """The body with NUL and surrogate character references replaced by &#xFFFD; (encoding kept)."""
+    return _BAD_CHAR_REF.sub(b"&#xFFFD;", body) if b"&#" in body else body

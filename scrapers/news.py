@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Media, Post, parse_datetime
 from monitor.ingest.http import HttpClient, Response, decode_body
-from scrapers.base import Page, options, remember, with_snapshot
+from scrapers.base import Page, each_item, options, remember, with_snapshot, without_bad_char_refs
 
 PLATFORM = "news"
 
@@ -92,34 +93,42 @@ def _plain(html: str) -> str:
 
 def parse_feed(body: bytes | str, url: str) -> tuple[list[Entry], datetime | None]:
     """Entries of an RSS/Atom feed (newest first as the feed gives them) and the feed's own date."""
-    parsed = feedparser.parse(body if isinstance(body, bytes) else body.encode("utf-8"))
+    # Always a stream of the bytes we fetched: given bytes or a str, feedparser would treat a short body
+    # as a file name or URL and read a local file (or /dev/zero) or fetch past the size cap.
+    raw = without_bad_char_refs(body if isinstance(body, bytes) else body.encode("utf-8", "replace"))
+    try:
+        parsed = feedparser.parse(io.BytesIO(raw))
+    except (ValueError, TypeError, RecursionError) as e:  # feedparser's own failures on odd markup
+        raise ScrapeError(f"feed could not be parsed: {type(e).__name__}", url=url) from None
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         # E.g. an HTML error or consent page answered with 200 where the feed should be.
         reason = parsed.get("bozo_exception") or "no feed elements found"
         raise ScrapeError(f"not an RSS/Atom feed: {reason}", url=url)
     feed_date = _struct_time(_raw(parsed.feed, "updated_parsed") or _raw(parsed.feed, "published_parsed"))
-    entries = []
-    for item in parsed.entries:
-        link = item.get("link") or item.get("id")
-        if not link or not str(link).startswith(("http://", "https://", "/")):
-            continue
-        image = None
-        for enclosure in item.get("enclosures") or []:
-            if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-                image = enclosure["href"]
-                break
-        thumbs = item.get("media_thumbnail") or item.get("media_content") or []
-        if image is None and thumbs and thumbs[0].get("url"):
-            image = thumbs[0]["url"]
-        entries.append(Entry(
-            url=urljoin(url, str(link)).strip(),
-            title=" ".join(str(item.get("title") or "").split()),
-            summary=_plain(str(item.get("summary") or "")),
-            published_at=_struct_time(_raw(item, "published_parsed") or _raw(item, "updated_parsed")),
-            author=item.get("author") or None,
-            image=image,
-        ))
-    return entries, feed_date
+    return each_item(parsed.entries, lambda item: _entry(item, url), url), feed_date
+
+
+def _entry(item: Any, url: str) -> Entry | None:
+    """One feed entry; None without a usable link."""
+    link = item.get("link") or item.get("id")
+    if not link or not str(link).startswith(("http://", "https://", "/")):
+        return None
+    image = None
+    for enclosure in item.get("enclosures") or []:
+        if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
+            image = enclosure["href"]
+            break
+    thumbs = item.get("media_thumbnail") or item.get("media_content") or []
+    if image is None and thumbs and thumbs[0].get("url"):
+        image = thumbs[0]["url"]
+    return Entry(
+        url=urljoin(url, str(link)).strip(),
+        title=" ".join(str(item.get("title") or "").split()),
+        summary=_plain(str(item.get("summary") or "")),
+        published_at=_struct_time(_raw(item, "published_parsed") or _raw(item, "updated_parsed")),
+        author=item.get("author") or None,
+        image=image,
+    )
 
 
 def parse_article(body: bytes | str, url: str) -> Article:
@@ -132,7 +141,10 @@ def parse_article(body: bytes | str, url: str) -> Article:
     published = _meta_date(html)
     author = getattr(doc, "author", None) if doc is not None else None
     if canonical and not str(canonical).startswith(("http://", "https://")):
-        canonical = urljoin(url, str(canonical))
+        try:
+            canonical = urljoin(url, str(canonical))
+        except ValueError:  # e.g. a malformed IPv6 host: the page's own URL stands in
+            canonical = None
     title = " ".join(str(getattr(doc, "title", None) or "").split()) if doc is not None else ""
     return Article(text, canonical or None, published, author or None, title)
 

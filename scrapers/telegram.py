@@ -16,7 +16,7 @@ from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Media, Post
 from monitor.ingest.http import HttpClient, Response, Unreachable, decode_body
-from scrapers.base import Page, options, with_snapshot
+from scrapers.base import Page, as_int, each_item, options, with_snapshot
 
 PLATFORM = "telegram"
 _CHANNEL = re.compile(r"^[A-Za-z0-9_]{3,64}$")
@@ -108,14 +108,20 @@ def parse_count(value: str) -> int | None:
     match = _VIEWS.match(value.strip())
     if not match:
         return None
-    number = float(match.group(1).replace(",", "."))
-    return round(number * {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}[match.group(2).upper()])
+    digits = match.group(1).replace(",", ".")
+    if len(digits) > 15:  # a 400-digit "count" is not one (and would overflow as a float)
+        return None
+    try:
+        number = float(digits)
+    except ValueError:
+        return None
+    return as_int(round(number * {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}[match.group(2).upper()]))
 
 
 def parse_duration(value: str) -> int | None:
     """'0:06' -> 6, '1:02:03' -> 3723; None when not a clock duration."""
     parts = value.strip().split(":")
-    if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3:
+    if not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts) or not 1 <= len(parts) <= 3:
         return None
     seconds = 0
     for part in parts:
@@ -132,8 +138,11 @@ def _bg_url(style: str | None) -> str | None:
 
 
 def _query_id(href: str, key: str) -> int | None:
-    value = parse_qs(urlsplit(href).query).get(key, [""])[0]
-    return int(value) if value.isdigit() else None
+    try:
+        value = parse_qs(urlsplit(href).query).get(key, [""])[0]
+    except ValueError:  # e.g. a malformed IPv6 host in the link
+        return None
+    return as_int(value)
 
 
 def _media(index: Index) -> tuple[Media, ...]:
@@ -210,7 +219,7 @@ def _message(msg: Any, base: str) -> Post | None:
         return None
     try:
         published = datetime.fromisoformat(dates[0]).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     texts = index.get("tgme_widget_message_text")
     # The first (outermost) text block; a reply quote uses other classes, so it is never taken for it.
@@ -239,11 +248,11 @@ def parse_page(body: bytes | str, url: str) -> TelegramPage:
         return TelegramPage([], None, None)
     parts = urlsplit(url)
     base = f"https://{parts.netloc or 't.me'}"
-    posts = [p for p in (_message(m, base) for m in _MESSAGES(root)) if p is not None]
+    posts = each_item(_MESSAGES(root), lambda m: _message(m, base), url)
     before = next((b for b in (_query_id(h, "before") for h in _PREV_LINK(root)) if b), None)
     if before is None:
         more = _MORE_BEFORE(root)
-        before = int(more[0]) if more and more[0].isdigit() else None
+        before = as_int(more[0]) if more else None
     after = next((a for a in (_query_id(h, "after") for h in _NEXT_LINK(root)) if a), None)
     return TelegramPage(posts, before, after)
 

@@ -10,7 +10,7 @@ from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Media, Post
 from monitor.ingest.http import HttpClient, Response
-from scrapers.base import Page, options, utc_from_timestamp, with_snapshot
+from scrapers.base import Page, as_int, as_list, each_item, options, utc_from_timestamp, with_snapshot
 
 PLATFORM = "vk"
 API = "https://api.vk.com/method/"
@@ -41,10 +41,10 @@ class VkApiError(ScrapeError):
 
 
 def _largest_photo(photo: Mapping[str, Any]) -> str | None:
-    sizes = [s for s in photo.get("sizes") or [] if isinstance(s, Mapping) and s.get("url")]
+    sizes = [s for s in as_list(photo.get("sizes")) if isinstance(s, Mapping) and s.get("url")]
     if not sizes:
         return None
-    ranked = sorted(sizes, key=lambda s: (int(s.get("width") or 0) * int(s.get("height") or 0),
+    ranked = sorted(sizes, key=lambda s: ((as_int(s.get("width")) or 0) * (as_int(s.get("height")) or 0),
                                           -_PHOTO_ORDER.find(str(s.get("type", "")))))
     return str(ranked[-1]["url"])
 
@@ -65,9 +65,9 @@ def _attachments(items: Any) -> tuple[list[Media], dict[str, Any]]:
         elif kind == "video":
             owner, vid = body.get("owner_id"), body.get("id")
             thumb = None
-            images = [i for i in body.get("image") or [] if isinstance(i, Mapping) and i.get("url")]
+            images = [i for i in as_list(body.get("image")) if isinstance(i, Mapping) and i.get("url")]
             if images:
-                thumb = str(max(images, key=lambda i: int(i.get("width") or 0))["url"])
+                thumb = str(max(images, key=lambda i: as_int(i.get("width")) or 0)["url"])
             duration = body.get("duration")
             media.append(Media("video", f"https://vk.com/video{owner}_{vid}", thumb,
                                duration if isinstance(duration, int) else None))
@@ -81,10 +81,10 @@ def _attachments(items: Any) -> tuple[list[Media], dict[str, Any]]:
 
 def _names(response: Mapping[str, Any]) -> dict[int, str]:
     names: dict[int, str] = {}
-    for group in response.get("groups") or []:
+    for group in as_list(response.get("groups")):
         if isinstance(group, Mapping) and isinstance(group.get("id"), int):
             names[-group["id"]] = str(group.get("name") or "")
-    for profile in response.get("profiles") or []:
+    for profile in as_list(response.get("profiles")):
         if isinstance(profile, Mapping) and isinstance(profile.get("id"), int):
             names[profile["id"]] = f"{profile.get('first_name', '')} {profile.get('last_name', '')}".strip()
     return names
@@ -97,7 +97,7 @@ def _item(item: Mapping[str, Any], names: Mapping[int, str]) -> Post | None:
         return None
     text = str(item.get("text") or "")
     media, extras = _attachments(item.get("attachments"))
-    copies = [c for c in item.get("copy_history") or [] if isinstance(c, Mapping)]
+    copies = [c for c in as_list(item.get("copy_history")) if isinstance(c, Mapping)]
     if copies:
         # A repost's own text is often empty: the reposted text is what staff need to read.
         original = copies[0]
@@ -108,8 +108,9 @@ def _item(item: Mapping[str, Any], names: Mapping[int, str]) -> Post | None:
         media.extend(more_media)
     for key, out in (("views", "views"), ("likes", "likes"), ("reposts", "reposts"), ("comments", "comments")):
         value = item.get(key)
-        if isinstance(value, Mapping) and isinstance(value.get("count"), int):
-            extras[out] = value["count"]
+        count = as_int(value.get("count")) if isinstance(value, Mapping) else None
+        if count is not None:
+            extras[out] = count
     edited = utc_from_timestamp(item.get("edited"))
     if edited:
         extras["edited"] = True
@@ -154,7 +155,8 @@ def parse(body: bytes | str, url: str) -> tuple[list[Post], str | None]:
     """Posts in a saved wall.get / newsfeed.search answer and the search's next_from (if any)."""
     response = load_response(body, url)
     names = _names(response)
-    posts = [p for p in (_item(i, names) for i in response.get("items", []) if isinstance(i, Mapping)) if p]
+    items = [i for i in as_list(response.get("items")) if isinstance(i, Mapping)]
+    posts = each_item(items, lambda i: _item(i, names), url)
     next_from = response.get("next_from")
     return posts, str(next_from) if next_from else None
 

@@ -14,7 +14,16 @@ from monitor.core.config import HttpSettings, SourceSettings
 from monitor.core.errors import ConfigError, ScrapeError
 from monitor.core.posts import Media, Post, parse_datetime
 from monitor.ingest.http import HttpClient, Response
-from scrapers.base import Page, options, remember, with_snapshot
+from scrapers.base import (
+    Page,
+    as_int,
+    as_list,
+    each_item,
+    options,
+    remember,
+    with_snapshot,
+    without_bad_char_refs,
+)
 
 PLATFORM = "youtube"
 FEED_URL = "https://www.youtube.com/feeds/videos.xml"
@@ -32,6 +41,8 @@ def iso_duration(value: str) -> int | None:
     """'PT1M30S' -> 90; None when not an ISO 8601 duration."""
     match = _ISO_DURATION.match(value or "")
     if not match or not any(match.groups()):
+        return None
+    if any(g and len(g) > 9 for g in match.groups()):
         return None
     d, h, m, s = (int(g or 0) for g in match.groups())
     return d * 86400 + h * 3600 + m * 60 + s
@@ -59,7 +70,7 @@ def _video(video_id: str, title: str, description: str, published: datetime, cha
 
 def parse_feed(body: bytes | str, url: str) -> list[Post]:
     """Videos in a channel feed (/feeds/videos.xml); entries without id or date are skipped."""
-    raw = body.encode() if isinstance(body, str) else body
+    raw = without_bad_char_refs(body.encode() if isinstance(body, str) else body)
     if not raw.strip():
         return []
     try:
@@ -71,28 +82,31 @@ def parse_feed(body: bytes | str, url: str) -> list[Post]:
     if root.tag != f"{{{NS['a']}}}feed":
         # E.g. a cookie-consent HTML page answered with 200 instead of the feed.
         raise ScrapeError(f"not a YouTube channel feed (root element <{etree.QName(root).localname}>)", url=url)
-    posts = []
-    for entry in root.iterfind("a:entry", NS):
-        video_id = entry.findtext("yt:videoId", namespaces=NS)
-        try:
-            published = parse_datetime(entry.findtext("a:published", namespaces=NS))
-        except ValueError:
-            continue
-        if not video_id:
-            continue
-        group = entry.find("media:group", NS)
-        description = group.findtext("media:description", "", NS) if group is not None else ""
-        thumb_el = group.find("media:thumbnail", NS) if group is not None else None
-        stats = group.find("media:community/media:statistics", NS) if group is not None else None
-        extras: dict[str, Any] = {"channel_id": entry.findtext("yt:channelId", namespaces=NS)}
-        if stats is not None and (stats.get("views") or "").isdigit():
-            extras["views"] = int(stats.get("views") or 0)
-        posts.append(_video(
-            video_id.strip(), (entry.findtext("a:title", "", NS) or "").strip(), description.strip(), published,
-            entry.findtext("a:author/a:name", namespaces=NS), thumb_el.get("url") if thumb_el is not None else None,
-            None, extras,
-        ))
-    return posts
+    return each_item(root.iterfind("a:entry", NS), _feed_video, url)
+
+
+def _feed_video(entry: Any) -> Post | None:
+    """One <entry> of a channel feed; None without an id or a readable date."""
+    video_id = entry.findtext("yt:videoId", namespaces=NS)
+    try:
+        published = parse_datetime(entry.findtext("a:published", namespaces=NS))
+    except ValueError:
+        return None
+    if not video_id:
+        return None
+    group = entry.find("media:group", NS)
+    description = group.findtext("media:description", "", NS) if group is not None else ""
+    thumb_el = group.find("media:thumbnail", NS) if group is not None else None
+    stats = group.find("media:community/media:statistics", NS) if group is not None else None
+    extras: dict[str, Any] = {"channel_id": entry.findtext("yt:channelId", namespaces=NS)}
+    views = as_int(stats.get("views")) if stats is not None else None
+    if views is not None:
+        extras["views"] = views
+    return _video(
+        video_id.strip(), (entry.findtext("a:title", "", NS) or "").strip(), description.strip(), published,
+        entry.findtext("a:author/a:name", namespaces=NS), thumb_el.get("url") if thumb_el is not None else None,
+        None, extras,
+    )
 
 
 def _json(body: bytes | str, url: str) -> Mapping[str, Any]:
@@ -115,35 +129,37 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def parse_videos(body: bytes | str, url: str) -> list[Post]:
     """Videos in a saved videos.list answer (snippet, contentDetails, statistics)."""
-    posts = []
-    for item in _json(body, url).get("items") or []:
-        if not isinstance(item, Mapping) or not isinstance(item.get("snippet"), Mapping):
-            continue
-        snip = item["snippet"]
-        try:
-            published = parse_datetime(snip.get("publishedAt"))
-        except ValueError:
-            continue
-        thumbs = _mapping(snip.get("thumbnails"))
-        thumb = next((str(_mapping(thumbs.get(k))["url"]) for k in ("high", "medium", "default")
-                      if _mapping(thumbs.get(k)).get("url")), None)
-        details = _mapping(item.get("contentDetails"))
-        stats = _mapping(item.get("statistics"))
-        extras: dict[str, Any] = {"channel_id": snip.get("channelId")}
-        if str(stats.get("viewCount", "")).isdigit():
-            extras["views"] = int(stats["viewCount"])
-        if snip.get("defaultAudioLanguage") or snip.get("defaultLanguage"):
-            extras["declared_language"] = snip.get("defaultAudioLanguage") or snip.get("defaultLanguage")
-        posts.append(_video(str(item.get("id")), str(snip.get("title") or ""), str(snip.get("description") or ""),
-                            published, snip.get("channelTitle"), thumb,
-                            iso_duration(str(details.get("duration", ""))), extras))
-    return posts
+    return each_item(as_list(_json(body, url).get("items")), _api_video, url)
+
+
+def _api_video(item: Any) -> Post | None:
+    """One videos.list item; None without a snippet or a readable date."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("snippet"), Mapping):
+        return None
+    snip = item["snippet"]
+    try:
+        published = parse_datetime(snip.get("publishedAt"))
+    except ValueError:
+        return None
+    thumbs = _mapping(snip.get("thumbnails"))
+    thumb = next((str(_mapping(thumbs.get(k))["url"]) for k in ("high", "medium", "default")
+                  if _mapping(thumbs.get(k)).get("url")), None)
+    details = _mapping(item.get("contentDetails"))
+    stats = _mapping(item.get("statistics"))
+    extras: dict[str, Any] = {"channel_id": snip.get("channelId")}
+    views = as_int(stats.get("viewCount"))
+    if views is not None:
+        extras["views"] = views
+    if snip.get("defaultAudioLanguage") or snip.get("defaultLanguage"):
+        extras["declared_language"] = snip.get("defaultAudioLanguage") or snip.get("defaultLanguage")
+    return _video(str(item.get("id")), str(snip.get("title") or ""), str(snip.get("description") or ""),
+                  published, snip.get("channelTitle"), thumb, iso_duration(str(details.get("duration", ""))), extras)
 
 
 def parse_search(body: bytes | str, url: str) -> tuple[list[str], str | None]:
     """Video ids in a saved search.list answer and its nextPageToken."""
     data = _json(body, url)
-    ids = [str(i["id"]["videoId"]) for i in data.get("items") or []
+    ids = [str(i["id"]["videoId"]) for i in as_list(data.get("items"))
            if isinstance(i, Mapping) and isinstance(i.get("id"), Mapping) and i["id"].get("videoId")]
     token = data.get("nextPageToken")
     return ids, str(token) if token else None

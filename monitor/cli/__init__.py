@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import click
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -85,7 +86,20 @@ def main(argv: list[str] | None = None) -> None:
     except MonitorError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as e:
+        # A read-only or vanished database file, a full disk, a dropped connection: one line, exit 2.
+        click.echo(f"error: database: {_first_line(getattr(e, 'orig', None) or e)}", err=True)
+        sys.exit(2)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            sys.exit(0)
+        where = f": {e.filename}" if e.filename else ""
+        click.echo(f"error: {e.strerror or type(e).__name__}{where}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__

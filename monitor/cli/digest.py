@@ -86,10 +86,11 @@ def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name:
             "already_sent": "already sent today (use --force to send again)",
             "failed": f"failed (attempt {o.attempts}; retried by the service): {o.error}",
             "gave_up": f"gave up after {o.attempts} attempts: {o.error}",
+            "uncertain": f"delivery uncertain, not resent (check the mailbox; --force sends again): {o.error}",
             "not_due": "waiting for the retry backoff (use --force to try now)",
             "busy": "being sent by another process",
         }.get(o.status, o.status)
         click.echo(f"{o.list_name}: {line}")
-    failed = [o.list_name for o in outcomes if o.status in {"failed", "gave_up"}]
+    failed = [o.list_name for o in outcomes if o.status in {"failed", "gave_up", "uncertain"}]
     if failed:
         raise MailError(f"digest not sent to {', '.join(failed)}")

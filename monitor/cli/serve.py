@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
+from collections.abc import Sequence
 
 import click
 
@@ -36,6 +38,9 @@ def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
     from monitor.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A fatal signal (SIGBUS when SQLite's shared-memory file becomes unwritable, SIGSEGV) still leaves a
+    # line and the threads' stacks on stderr, which the supervisor's journal keeps, before the process dies.
+    faulthandler.enable(all_threads=True)
     settings = app.settings
     sessions = app.sessions()
     # `monitor web` alone stores API posts unclassified (a worker scores them): it never loads the model.
@@ -50,14 +55,25 @@ def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
         log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
     # On SIGTERM/SIGINT uvicorn stops serving; then we stop the scheduler and wait for the
     # job in flight, whose batch commits or rolls back whole.
-    server = _quiet_server(uvicorn.Config(web_app, host=host, port=port, log_level="info", proxy_headers=True))
+    proxy_headers, allow_ips = proxy_options(settings.web.trusted_proxies)
+    server = _quiet_server(uvicorn.Config(web_app, host=host, port=port, log_level="info",
+                                          proxy_headers=proxy_headers, forwarded_allow_ips=allow_ips))
     try:
         server.run()  # type: ignore[attr-defined]
+    except Exception as e:
+        log.critical("monitor stopped: %s: %s", type(e).__name__, str(e).strip().splitlines()[0][:300] if str(e) else "")
+        raise
     finally:
         if scheduler is not None:
             log.info("waiting for running jobs to finish")
             scheduler.shutdown(wait=True)
             log.info("stopped")
+
+
+def proxy_options(trusted: Sequence[str]) -> tuple[bool, str]:
+    """uvicorn's (proxy_headers, forwarded_allow_ips): X-Forwarded-For is believed only from
+    `[web] trusted_proxies` (none by default, so the client address is the TCP peer's)."""
+    return bool(trusted), ",".join(trusted) or "127.0.0.1"
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -95,6 +96,18 @@ class WebSettings(Section):
     login_max_failures: int = Field(5, ge=1)
     login_lockout_s: int = Field(900, ge=1)
     page_size: int = Field(50, ge=1, le=500)
+    # Reverse proxies (IPs or networks) whose X-Forwarded-For is believed; none by default (issue 11).
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
 
 
 class SmtpSettings(Section):

@@ -31,6 +31,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _scrub_detail(context: Any) -> None:
+    """Keep only the first line of a PostgreSQL error: its DETAIL lines quote row values (post text, authors)."""
+    orig = context.original_exception
+    lines = str(orig).splitlines()
+    if len(lines) <= 1:
+        return
+    first = lines[0]
+    wrapped = context.sqlalchemy_exception
+    try:
+        orig.args = (first,)
+        if wrapped is not None:
+            wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {first}",)
+    except (AttributeError, TypeError):  # a type that refuses new args: parameters at least stay hidden
+        return
+
+
 def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -51,11 +67,16 @@ def create_db_engine(settings: DatabaseSettings) -> Engine:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         raise DatabaseError(f"database URL is not valid: {mask_url(settings.url)}") from None
-    kwargs: dict[str, Any] = {"echo": settings.echo}
+    # hide_parameters: an error or log line never carries row values (post text, authors: minors' data).
+    kwargs: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DatabaseError(f"cannot create the database folder {folder}: {e.strerror}") from None
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -63,9 +84,11 @@ def create_db_engine(settings: DatabaseSettings) -> Engine:
         return engine
     kwargs.update(pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True)
     try:
-        return sa.create_engine(url, **kwargs)
+        engine = sa.create_engine(url, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as e:
         raise DatabaseError(f"cannot use database {mask_url(settings.url)}: {e}") from None
+    event.listen(engine, "handle_error", _scrub_detail)
+    return engine
 
 
 def check_connection(engine: Engine) -> None:

@@ -102,6 +102,13 @@ def finish_run(sessions: sessionmaker[Session], run_id: int, status: str, error:
             run.finished_at = utcnow()
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error (of its driver error for a database one), for a one-line log."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0][:300] if lines else type(orig).__name__
+
+
 def run_once(
     sessions: sessionmaker[Session],
     job: str,
@@ -127,6 +134,10 @@ def run_once(
         except MonitorError as e:  # an expected failure (source down, SMTP refused): no traceback
             log.warning("job %s failed: %s", job, e)
             finish_run(sessions, run_id, "failed", str(e))
+            return "failed", None
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:  # the database went away mid-job
+            log.warning("job %s failed: database unavailable (%s)", job, first_line(e))
+            finish_run(sessions, run_id, "failed", f"database unavailable: {first_line(e)}")
             return "failed", None
         except Exception as e:  # a job's failure is recorded and never stops the scheduler
             log.exception("job %s failed", job)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from monitor.core.boundary import post_problem
+
 MediaType = Literal["photo", "video"]
 MAX_TEXT_CHARS = 1_000_000
 
@@ -110,10 +112,14 @@ def parse_datetime(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+        raise ValueError(f"not an ISO 8601 timestamp: {value[:40]!r}") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"timestamp has no UTC offset: {value!r}")
-    return parsed.astimezone(UTC)
+        raise ValueError(f"timestamp has no UTC offset: {value[:40]!r}")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 lies before year 1 in UTC
+        raise ValueError(f"timestamp {value[:40]!r} is outside the accepted range "
+                         "(2000-01-01 to one day from now)") from None
 
 
 _REQUIRED = ("platform", "external_id", "url", "text", "published_at")
@@ -161,7 +167,7 @@ def post_from_record(record: Any) -> Post:
             )
         )
     extras = {k: v for k, v in record.items() if k not in _KNOWN}
-    return Post(
+    post = Post(
         platform=str(record["platform"]).strip().lower(),
         external_id=str(record["external_id"]).strip(),
         url=url,
@@ -171,6 +177,10 @@ def post_from_record(record: Any) -> Post:
         media=tuple(media),
         extras=extras,
     )
+    problem = post_problem(post)
+    if problem:
+        raise ValueError(problem)
+    return post
 
 
 def post_to_json(post: Post) -> str:
@@ -198,6 +208,9 @@ def read_jsonl(stream: Any) -> Any:
             record = json.loads(text)
         except ValueError as e:
             yield line_no, f"not JSON: {e}"
+            continue
+        except RecursionError:
+            yield line_no, "not JSON: nested too deep"
             continue
         try:
             yield line_no, post_from_record(record)

@@ -301,6 +301,8 @@ class DigestRun(SQLModel, table=True):
     list_name: str = Field(default="default", max_length=100)
     period_end_at: datetime | None = _ts()
     next_attempt_at: datetime | None = _ts()
+    # Added by revision 0011_delivery: the Message-ID of the latest attempt (status "uncertain" names it).
+    message_id: str | None = Field(default=None, max_length=300)
 
 
 class Alert(SQLModel, table=True):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from monitor.core import tables
+from monitor.core.boundary import post_problem, safe_label
 from monitor.core.classification import Classifier, ClassifyItem, Embed, Verdict
 from monitor.core.config import Settings
 from monitor.core.db import transaction
@@ -36,13 +37,15 @@ class IngestResult:
     linked: int = 0
     classified: int = 0
     enqueued: int = 0
+    skipped: int = 0  # refused by the boundary validator (logged with platform and id, never content)
 
     def __add__(self, other: IngestResult) -> IngestResult:
         return IngestResult(*(a + b for a, b in zip(self.astuple(), other.astuple(), strict=True)))
 
     def astuple(self) -> tuple[int, ...]:
         """The counts in field order."""
-        return (self.new, self.updated, self.unchanged, self.linked, self.classified, self.enqueued)
+        return (self.new, self.updated, self.unchanged, self.linked, self.classified, self.enqueued,
+                self.skipped)
 
 
 @dataclass
@@ -145,14 +148,24 @@ class Pipeline:
     def ingest(self, posts: Sequence[Post], *, source_id: int | None = None) -> IngestResult:
         """Dedup, enrich, classify, store and enqueue one batch, all in one transaction."""
         latest: dict[tuple[str, str], Post] = {}
+        skipped = 0
         for post in posts:  # the same post twice in one batch: the later copy wins
+            problem = post_problem(post)
+            if problem:
+                # Scraper output meets the same rule as `monitor ingest` and the API; one bad post never
+                # costs the batch. The log names the post by platform and id, never by its content.
+                skipped += 1
+                log.warning("skipped %s post %s: %s", safe_label(post.platform, 40),
+                            safe_label(post.external_id, 80), problem)
+                continue
             latest[(post.platform, post.external_id)] = post
         if not latest:
-            return IngestResult()
+            return IngestResult(skipped=skipped)
         prepared = [self._prepare(p) for p in latest.values()]
         for attempt in range(3):
             try:
-                return self._ingest_prepared(prepared, source_id)
+                result = self._ingest_prepared(prepared, source_id)
+                return result + IngestResult(skipped=skipped) if skipped else result
             except sa.exc.IntegrityError:
                 # Another process stored one of these posts between our read and our write:
                 # read again and retry; the unique key keeps the result free of duplicates.

@@ -220,6 +220,10 @@ def send_alerts(
         try:
             mail.send(settings.smtp, render_email(lines, settings, now), settings.alerts.recipients)
             delivered = True
+        except mail.MailUncertain as e:
+            # At most once: the alert may have arrived; paging staff twice is worse than a logged doubt.
+            delivered = True
+            errors.append(str(e))
         except mail.MailError as e:
             errors.append(str(e))
     if has_webhook:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, col, select
 
+from monitor.core.boundary import in_zone
 from monitor.core.config import Settings
 from monitor.core.tables import Post, QueueItem, Source
 from monitor.core.vocab import PENDING_STATUSES, SEVERITIES, Status
@@ -264,7 +265,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["local"] = lambda value, tz, fmt="%d.%m.%Y %H:%M": value.astimezone(ZoneInfo(tz)).strftime(
+    env.filters["local"] = lambda value, tz, fmt="%d.%m.%Y %H:%M": in_zone(value, ZoneInfo(tz)).strftime(
         fmt
     )
     return env

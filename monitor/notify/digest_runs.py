@@ -1,9 +1,12 @@
 """Sending the digest exactly once per local day per recipient list, with retries, recorded in digest_run.
 
 States of a `digest_run` row: `sending` (claimed; `next_attempt_at` is the claim's expiry, so a
-process that died mid-send is retried after it), `sent`, `failed` (retried at `next_attempt_at`
-with exponential backoff), `gave_up` (after `[digest] max_send_attempts`). The row is claimed in
-its own transaction before any mail is sent, so two processes never both send.
+process that died before handing the message over is retried after it), `sent`, `failed` (retried at
+`next_attempt_at` with exponential backoff), `gave_up` (after `[digest] max_send_attempts`),
+`uncertain` (the message went out but the server's answer never came, or the process died mid-send:
+it may have been delivered, so it is never resent automatically; `message_id` names it for a person
+to check, and `monitor digest --send --force` sends again on purpose). The row is claimed in its own
+transaction before any mail is sent, so two processes never both send.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ log = logging.getLogger(__name__)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLAIM_EXPIRY = timedelta(minutes=30)
-Sender = Callable[[Settings, Rendered, RecipientList], None]
+Sender = Callable[[Settings, Rendered, RecipientList, str], None]  # the last argument: the Message-ID
+UNCERTAIN = "uncertain"
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Outcome:
 
     list_name: str
     day: date
-    status: str  # sent, failed, gave_up, already_sent, not_due, busy
+    status: str  # sent, failed, gave_up, uncertain, already_sent, not_due, busy
     attempts: int = 0
     error: str | None = None
 
@@ -115,8 +119,16 @@ def _claim(
             if run.status == "sent" and not force:
                 return None, "already_sent"
             if not force:
-                if run.status == "gave_up":
-                    return None, "gave_up"
+                if run.status in ("gave_up", UNCERTAIN):
+                    return None, run.status
+                if run.status == "sending" and run.message_id and (run.next_attempt_at is None
+                                                                   or run.next_attempt_at <= now):
+                    # The process that claimed it died after it started sending: maybe delivered.
+                    run.status, run.next_attempt_at = UNCERTAIN, None
+                    run.error = (f"the sending process stopped mid-send; message {run.message_id} may have been "
+                                 "delivered: not resent")
+                    session.add(run)
+                    return None, UNCERTAIN
                 if run.next_attempt_at is not None and run.next_attempt_at > now:
                     return None, "busy" if run.status == "sending" else "not_due"
             # Optimistic claim: only one process moves the row from the state it read.
@@ -143,12 +155,15 @@ def _claim(
 
 
 def _finish(
-    sessions: sessionmaker[Session], settings: Settings, run_id: int, now: datetime, error: str | None
+    sessions: sessionmaker[Session], settings: Settings, run_id: int, now: datetime, error: str | None,
+    *, uncertain: bool = False,
 ) -> DigestRun:
     with transaction(sessions) as session:
         run = session.get(DigestRun, run_id)
         assert run is not None
-        if error is None:
+        if uncertain:
+            run.status, run.error, run.next_attempt_at = UNCERTAIN, (error or "")[:4000], None
+        elif error is None:
             run.status, run.sent_at, run.error, run.next_attempt_at = "sent", now, None, None
         elif run.attempts >= settings.digest.max_send_attempts:
             run.status, run.error, run.next_attempt_at = "gave_up", error[:4000], None
@@ -158,10 +173,10 @@ def _finish(
         return run
 
 
-def smtp_sender(settings: Settings, rendered: Rendered, rl: RecipientList) -> None:
-    """Send one rendered digest through `[smtp]`."""
+def smtp_sender(settings: Settings, rendered: Rendered, rl: RecipientList, message_id: str) -> None:
+    """Send one rendered digest through `[smtp]` under the given Message-ID."""
     message = mail.build_message(
-        rendered.subject, rendered.text, rendered.html, settings.smtp.from_addr, rl.recipients
+        rendered.subject, rendered.text, rendered.html, settings.smtp.from_addr, rl.recipients, message_id
     )
     mail.send(settings.smtp, message, rl.recipients)
 
@@ -193,17 +208,24 @@ def send_list(
         return Outcome(rl.name, day, why)
     assert run.id is not None and run.period_start_at is not None
     error: str | None = None
+    uncertain = False
     try:
         with sessions() as session:
             data = collect(session, settings, run.period_start_at, now, pseudonym_key(settings))
-        sender(settings, render(data, rl.language, settings.timezone, now), rl)
+        rendered = render(data, rl.language, settings.timezone, now)
+        message_id = mail.new_message_id(settings.smtp.from_addr)
+        with transaction(sessions) as session:  # recorded before the message can leave
+            session.execute(sa.update(DigestRun).where(col(DigestRun.id) == run.id).values(message_id=message_id))
+        sender(settings, rendered, rl, message_id)
+    except mail.MailUncertain as e:
+        error, uncertain = str(e), True
     except mail.MailError as e:
         error = str(e)
     except sa.exc.SQLAlchemyError as e:
         error = f"database: {type(e).__name__}: {e}"
     if error:
         log.warning("digest %s for %s: attempt %d failed: %s", rl.name, day, run.attempts, error)
-    done = _finish(sessions, settings, run.id, now, error)
+    done = _finish(sessions, settings, run.id, now, error, uncertain=uncertain)
     return Outcome(rl.name, day, done.status, done.attempts, done.error)
 
 

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -30,7 +31,7 @@ from sqlmodel import Session
 
 from monitor.core import locks
 from monitor.core.config import Settings, SourceSettings
-from monitor.core.errors import ScrapeError
+from monitor.core.errors import DatabaseError, ScrapeError
 from monitor.core.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,11 @@ def run_guarded(ctx: JobContext, job: str, slot: Slot, work: Callable[[], Any]) 
     """Run one job for the current slot once across all processes; returns the outcome, never raises."""
     try:
         status, _ = locks.run_once(ctx.sessions, job, slot(ctx.clock()), work, ctx.holder)
-    except Exception:  # the database itself failing: logged; the next slot tries again
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, DatabaseError) as e:
+        # The database is down: one line per job run, no traceback; the next slot tries again.
+        log.warning("job %s could not be run: database unavailable (%s)", job, locks.first_line(e))
+        return "error"
+    except Exception:  # anything else is a defect: logged with its traceback; the next slot tries again
         log.exception("job %s could not be run", job)
         return "error"
     return status

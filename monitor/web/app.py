@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from monitor.core.config import Settings
 from monitor.core.errors import InputError, MonitorError, NotFound, QueueError
 from monitor.ingest.pipeline import Pipeline
+from monitor.web.guards import ids_in_range, install_outage_handling
 from monitor.web.render import STATIC_DIR, make_templates, page
 from monitor.web.security import CsrfRefused, Forbidden, LoginRequired, LoginThrottle, SecurityHeaders
 
@@ -120,7 +121,8 @@ def create_app(
 
         pipeline = build_pipeline(settings, sessions, classify=False)
     app = FastAPI(title="school-monitor", version="0.1.0", docs_url=None, redoc_url=None,
-                  openapi_url=None, description="Review queue and ingest API of school-monitor.")
+                  openapi_url=None, description="Review queue and ingest API of school-monitor.",
+                  dependencies=[Depends(ids_in_range)])
     app.state.web = WebContext(settings=settings, sessions=sessions, templates=make_templates(settings.timezone),
                                zone=ZoneInfo(settings.timezone),
                                pipeline=pipeline)
@@ -132,4 +134,5 @@ def create_app(
     for module in (login, queue, item, media_routes, dashboard, admin, discovery, api, system):
         app.include_router(module.router)
     _install_handlers(app)
+    install_outage_handling(app)
     return app

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from monitor.core.boundary import in_zone
 from monitor.core.classification import merge_spans
 from monitor.core.vocab import DISMISS_REASONS, DismissReason
 from monitor.web.security import csrf_token
@@ -90,7 +91,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True))
 
     def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        return value.astimezone(zone).strftime(fmt) if value else "—"
+        return in_zone(value, zone).strftime(fmt) if value else "—"
 
     env.filters["local"] = local
     env.filters["safe_url"] = safe_url

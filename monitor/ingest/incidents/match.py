@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, col, select
 
+from monitor.core.boundary import clamp_shift
 from monitor.core.classification import Embed
 from monitor.core.config import Settings
 from monitor.core.errors import ClassifierError
@@ -160,17 +161,17 @@ def _index(session: Session, lo: datetime, hi: datetime) -> _Index:
     index: _Index | None = session.info.get(_INDEX_KEY)
     if index is None or index.transaction is not current:
         pad = hi - lo
-        index = _Index(current, lo - pad, hi + pad, {}, {})
+        index = _Index(current, clamp_shift(lo, -pad), clamp_shift(hi, pad), {}, {})
         _load(session, index, index.lo, index.hi)
         session.info[_INDEX_KEY] = index
         return index
     pad = hi - lo
     if lo < index.lo:
-        _load(session, index, lo - pad, index.lo)
-        index.lo = lo - pad
+        _load(session, index, clamp_shift(lo, -pad), index.lo)
+        index.lo = clamp_shift(lo, -pad)
     if hi > index.hi:
-        _load(session, index, index.hi, hi + pad)
-        index.hi = hi + pad
+        _load(session, index, index.hi, clamp_shift(hi, pad))
+        index.hi = clamp_shift(hi, pad)
     return index
 
 
@@ -198,7 +199,8 @@ def find_incident(
 ) -> tuple[int, str, float] | None:
     """The id of the incident this post belongs to, the reason ("repost", "media", "text", "embedding"), the score."""
     window = timedelta(hours=settings.places.incident_window_h)
-    lo, hi = post.published_at - window, post.published_at + window
+    # Saturating arithmetic: a stored post dated at the calendar's edge must not raise here.
+    lo, hi = clamp_shift(post.published_at, -window), clamp_shift(post.published_at, window)
     index = _index(session, lo, hi)
     candidates = [s for s in index.posts.values() if s.id != post.id and lo <= s.published_at <= hi]
     if not candidates:
