@@ -32,7 +32,7 @@ from monitor.core.tables import Alert, QueueItem, utcnow
 
 log = logging.getLogger(__name__)
 
-REASONS = ("critical", "escalated")
+REASONS = ("critical", "escalated", "update")  # update: a new post joined a confirmed/escalated item
 OPEN_STATUSES = ("new", "in_review", "escalated")
 # Critical items older than this when first seen by the sweep are left to the digest, not paged.
 SWEEP_WINDOW = timedelta(hours=24)

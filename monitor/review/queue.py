@@ -29,6 +29,7 @@ from monitor.core.tables import (
 
 DECISIONS = ("confirmed", "dismissed", "escalated")
 FINAL_STATUSES = ("confirmed", "dismissed")
+DECIDED_STATUSES = ("confirmed", "dismissed", "escalated")
 DISMISS_REASONS = ("not_school_related", "not_violence", "duplicate", "old_news", "fiction_or_film", "other")
 DECIDER_ROLES = ("moderator", "admin")
 DEFAULT_LEASE = timedelta(minutes=15)
@@ -59,6 +60,7 @@ class QueueFilter:
     has_video: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    updates: bool = False  # only decided items with posts that joined after the decision
 
     def apply(self, stmt: Any) -> Any:
         """Add this filter's WHERE clauses to a select over QueueItem."""
@@ -79,6 +81,8 @@ class QueueFilter:
             stmt = stmt.where(q.created_at >= self.since)  # type: ignore[operator]
         if self.until is not None:
             stmt = stmt.where(q.created_at < self.until)  # type: ignore[operator]
+        if self.updates:
+            stmt = stmt.where(q.updates_since_decision > 0, q.status.in_(("confirmed", "escalated")))  # type: ignore[attr-defined,operator]
         return stmt
 
 
@@ -155,13 +159,59 @@ def enqueue(
     item.post_count = session.exec(
         select(sa.func.count()).select_from(Post).where(Post.incident_id == incident.id)
     ).one()
+    record_audit(session, "system", "queue.join", "queue_item", item.id, post_id=post.id,
+                 reason=post.join_reason, score=post.join_score, matched_post=post.join_post_id)
+    note_new_posts(session, item, [post.id or 0])
     if item.status not in FINAL_STATUSES and (rank, classification.score) > (item.severity_rank, item.score):
         item.severity, item.severity_rank, item.score = classification.severity, rank, classification.score
     item.has_video = item.has_video or post.has_video
     item.updated_at = utcnow()
     session.add(item)
-    record_audit(session, "system", "queue.join", "queue_item", item.id, post_id=post.id)
     return item, False
+
+
+def note_new_posts(session: Session, item: QueueItem, post_ids: Sequence[int], *, now: datetime | None = None) -> None:
+    """Posts joined a decided item: dismissed reopens as new, confirmed/escalated counts them as updates.
+
+    Nothing is hidden in a decided item: the decision stays in the history, the item shows
+    "N new posts since decision" and is listed in the Updates view, the digest and an alert.
+    """
+    if item.status not in DECIDED_STATUSES or not post_ids:
+        return
+    now = now or utcnow()
+    item.updates_since_decision += len(post_ids)
+    item.last_update_at = now
+    if item.status == "dismissed":
+        item.status = "new"
+        record_audit(session, "system", "queue.reopen", "queue_item", item.id, reason="new post since decision",
+                     previous="dismissed", post_ids=list(post_ids))
+    else:
+        record_audit(session, "system", "queue.update", "queue_item", item.id, status=item.status,
+                     post_ids=list(post_ids))
+        from monitor.notify.alerts import raise_alert
+
+        raise_alert(session, item, "update", at=now)
+    session.add(item)
+
+
+def reopen(sessions: sessionmaker[Session], user: User, item_id: int, *, note: str | None = None,
+           now: datetime | None = None) -> QueueItem:
+    """Put a decided (confirmed, dismissed or escalated) item back in the open queue as new (audited)."""
+    _require_decider(user)
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        item = _get_for_update(session, item_id)
+        if item.status not in DECIDED_STATUSES:
+            raise QueueError(f"item {item_id} is {item.status}, not decided: nothing to reopen")
+        previous = item.status
+        item.status = "new"
+        item.claimed_by_id = None
+        item.lease_expires_at = None
+        item.updated_at = now
+        session.add(item)
+        record_audit(session, user.name, "queue.reopen", "queue_item", item.id, previous=previous,
+                     note=(note or "").strip() or None)
+        return item
 
 
 def _claimable(now: datetime) -> Any:
@@ -290,6 +340,7 @@ def _decide_in(
     previous = item.status
     item.status = status
     item.decided_at = now
+    item.updates_since_decision = 0
     item.claimed_by_id = None
     item.lease_expires_at = None
     item.updated_at = now
