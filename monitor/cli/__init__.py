@@ -66,7 +66,9 @@ def cli(ctx: click.Context, config_path: str) -> None:
 
 def _register() -> None:
     # Each area of the CLI lives in its own module; importing it adds its commands to `cli`.
-    from monitor.cli import db, digest, ingest, match, model, queue, scrape, service, users, web, worker  # noqa: F401
+    from monitor.cli import (  # noqa: F401
+        db, digest, evaluate, ingest, match, model, queue, scrape, service, users, web, worker,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,6 +67,13 @@ class _Places:
     education: bool = True
 
 
+def routing(settings: Settings, region: str | None) -> str:
+    """What happens to a flagged post about `region`: "queue" (watched or unknown place), else `[places] outside`."""
+    if region is None or region in settings.places.regions:
+        return "queue"
+    return settings.places.outside
+
+
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -313,12 +320,18 @@ class Pipeline:
     def _enqueue(self, session: Session, post_id: int, classification: tables.Classification) -> int:
         post = session.get(tables.Post, post_id)
         assert post is not None
+        route = routing(self.settings, post.region)
+        if route == "drop":
+            return 0
         incident = assign_incident(session, post, settings=self.settings, embed=self.embed)
         if post.incident_id != incident.id:
             post.incident_id = incident.id
             session.add(post)
             session.flush()
-        _, created = enqueue(session, post, classification, incident)
+        if route == "keep":
+            return 0
+        _, created = enqueue(session, post, classification, incident,
+                             max_severity="low" if route == "queue_low" else None)
         return int(created)
 
     # -- backlog -----------------------------------------------------------------------------
@@ -348,19 +361,36 @@ class Pipeline:
         return done
 
     def requeue(self) -> int:
-        """Enqueue stored posts whose current-model score reaches today's threshold but have no item."""
-        if self.classifier is None:
-            return 0
+        """Give every flagged post a live queue item; returns how many items were created.
+
+        With a classifier, stored posts whose current-model score reaches today's threshold are flagged
+        first (after lowering the threshold; no re-scrape). Then every post whose latest verdict is a
+        flag and that has no incident, or whose incident has no live item (demo data removed, a crash,
+        a merge gone wrong), is grouped and enqueued; `[places] outside` still applies.
+        """
         threshold = self.settings.classifier.threshold
         with transaction(self.sessions) as session:
-            stmt = select(tables.Classification).join(
+            if self.classifier is not None:
+                stmt = select(tables.Classification).join(
+                    tables.Post, tables.Post.id == tables.Classification.post_id).where(
+                    tables.Classification.model_version == self.classifier.version,
+                    tables.Classification.score >= threshold,
+                    tables.Post.incident_id.is_(None))  # type: ignore[union-attr]
+                for row in list(session.exec(stmt)):
+                    row.flag = True
+                    session.add(row)
+                session.flush()
+            live = sa.select(tables.QueueItem.incident_id).where(tables.QueueItem.status != "merged")
+            orphans = select(tables.Classification).join(
                 tables.Post, tables.Post.id == tables.Classification.post_id).where(
-                tables.Classification.model_version == self.classifier.version,
-                tables.Classification.score >= threshold,
-                tables.Post.incident_id.is_(None))  # type: ignore[union-attr]
+                sa.or_(tables.Post.incident_id.is_(None),  # type: ignore[union-attr]
+                       tables.Post.incident_id.not_in(live))  # type: ignore[union-attr]
+            ).order_by(tables.Classification.post_id, tables.Classification.id.desc())  # type: ignore[union-attr]
+            latest: dict[int, tables.Classification] = {}
+            for row in session.exec(orphans):
+                latest.setdefault(row.post_id, row)
             count = 0
-            for row in list(session.exec(stmt)):
-                row.flag = True
-                session.add(row)
-                count += self._enqueue(session, row.post_id, row)
+            for post_id, row in sorted(latest.items()):
+                if row.flag:
+                    count += self._enqueue(session, post_id, row)
             return count

@@ -17,7 +17,8 @@ from monitor.core.errors import InputError
 from monitor.review.queue import QueueFilter
 from monitor.core.tables import QUEUE_STATUSES, QueueItem
 
-STATUS_CHOICES = ("open", *QUEUE_STATUSES, "all")
+# "updates": decided items with posts that joined after the decision (nothing hides in a decided item).
+STATUS_CHOICES = ("open", "updates", *QUEUE_STATUSES, "all")
 OPEN_STATUSES = ("new", "in_review")
 SORTS = {
     "severity": (col(QueueItem.severity_rank).desc(), col(QueueItem.created_at).desc(), col(QueueItem.id).desc()),
@@ -49,7 +50,8 @@ class QueueQuery:
     def to_filter(self, zone: ZoneInfo, *, with_status: bool = True) -> QueueFilter:
         """The core queue filter for this query: the page, its counts and claim next all use it."""
         status: tuple[str, ...] | None = None
-        if with_status and self.status != "all":
+        updates = with_status and self.status == "updates"
+        if with_status and self.status not in ("all", "updates"):
             status = OPEN_STATUSES if self.status == "open" else (self.status,)
         # Date range in local days: the ministry thinks in Almaty dates.
         since = datetime.combine(self.date_from, time(), zone) if self.date_from else None
@@ -57,7 +59,7 @@ class QueueQuery:
         return QueueFilter(status=status, severity=self.severity or None, category=self.category or None,
                            region=self.region or None, district=self.district or None, school=self.school or None,
                            platform=self.platform or None, language=self.language or None,
-                           has_video=self.has_video, since=since, until=until)
+                           has_video=self.has_video, since=since, until=until, updates=updates)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""
@@ -156,6 +158,9 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
     status_counts.update({status: int(n) for status, n in counted})
     status_counts["open"] = sum(status_counts[s] for s in OPEN_STATUSES)
     status_counts["all"] = sum(status_counts[s] for s in QUEUE_STATUSES)
+    status_counts["updates"] = int(session.exec(
+        replace(q.to_filter(zone, with_status=False), updates=True).apply(select(sa.func.count()).select_from(QueueItem))
+    ).one())
     total = status_counts[q.status]
     posts: dict[int, tables.Post] = {}
     users: dict[int, str] = {}

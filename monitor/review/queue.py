@@ -127,18 +127,25 @@ def _get_for_update(session: Session, item_id: int) -> QueueItem:
 
 
 def enqueue(
-    session: Session, post: Post, classification: Classification, incident: Incident
+    session: Session, post: Post, classification: Classification, incident: Incident, *,
+    max_severity: str | None = None,
 ) -> tuple[QueueItem, bool]:
-    """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new."""
+    """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new.
+
+    `max_severity` caps the item's severity (posts from unwatched regions with `[places] outside = "queue_low"`).
+    """
     item = session.exec(_locked(session, select(QueueItem).where(QueueItem.incident_id == incident.id))).first()
-    rank = severity_rank(classification.severity)
+    severity = classification.severity
+    if max_severity is not None and severity_rank(severity) > severity_rank(max_severity):
+        severity = max_severity
+    rank = severity_rank(severity)
     cats = sorted(classification.categories.items(), key=lambda kv: kv[1], reverse=True)
     top = [name for name, score in cats if score >= 0.5] or [name for name, _ in cats[:1]]
     if item is None:
         item = QueueItem(
             incident_id=incident.id or 0,
             post_id=post.id or 0,
-            severity=classification.severity,
+            severity=severity,
             severity_rank=rank,
             score=classification.score,
             category=top[0] if top else None,
@@ -154,7 +161,7 @@ def enqueue(
         session.add(item)
         session.flush()
         record_audit(session, "system", "queue.enqueue", "queue_item", item.id, post_id=post.id,
-                     score=round(classification.score, 4), severity=classification.severity)
+                     score=round(classification.score, 4), severity=severity)
         return item, True
     item.post_count = session.exec(
         select(sa.func.count()).select_from(Post).where(Post.incident_id == incident.id)
@@ -163,7 +170,7 @@ def enqueue(
                  reason=post.join_reason, score=post.join_score, matched_post=post.join_post_id)
     note_new_posts(session, item, [post.id or 0])
     if item.status not in FINAL_STATUSES and (rank, classification.score) > (item.severity_rank, item.score):
-        item.severity, item.severity_rank, item.score = classification.severity, rank, classification.score
+        item.severity, item.severity_rank, item.score = severity, rank, classification.score
     item.has_video = item.has_video or post.has_video
     item.updated_at = utcnow()
     session.add(item)
