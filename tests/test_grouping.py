@@ -29,7 +29,8 @@ from monitor.ingest.incidents.evidence import Report, Rules, decide, facts_of
 from monitor.ingest.incidents.match import shingles, text_tokens
 from monitor.ingest.incidents.store import split_incident
 from monitor.notify.digest import collect
-from monitor.review.queue import QueueFilter, decide as decide_item, list_items, reopen
+from monitor.review.queue import QueueFilter, list_items, reopen
+from monitor.review.queue import decide as decide_item
 from monitor.review.users import create_user
 from tests.test_incidents import StoryEmbedder, incidents_of, pipeline, post
 

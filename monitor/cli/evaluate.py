@@ -17,10 +17,16 @@ from monitor.cli import App, cli, pass_app
 @pass_app
 def evaluate_incidents(app: App, reports: Path | None, no_encoder: bool) -> None:
     """Pairwise precision/recall of grouping on the same/different-event pairs moderators made (merge, split)."""
-    from monitor.core.places.gazetteer import ALL_REGIONS, Gazetteer
     from monitor.core.config import PlacesSettings
-    from monitor.ingest.incidents.evaluate import Labelled, cached_embeddings, load_reports, score_pairs, to_report
+    from monitor.core.places.gazetteer import ALL_REGIONS, Gazetteer
     from monitor.ingest.incidents.corrections import correction_pairs
+    from monitor.ingest.incidents.evaluate import (
+        Labelled,
+        cached_embeddings,
+        load_reports,
+        score_pairs,
+        to_report,
+    )
     from monitor.ingest.incidents.match import Signature, rules_of
 
     settings = app.settings
@@ -40,8 +46,9 @@ def evaluate_incidents(app: App, reports: Path | None, no_encoder: bool) -> None
         same = joined = different = merged = 0
         texts = sorted({p.text for a, b, _ in pairs for p in (a, b)})
         vectors = dict(zip(texts, cached_embeddings(texts, embed, cache, name), strict=True)) if embed else {}
-        from monitor.ingest.incidents.evidence import decide
         from dataclasses import replace
+
+        from monitor.ingest.incidents.evidence import decide
 
         for a, b, is_same in pairs:
             ra = replace(Signature.of(a).report(), embedding=vectors.get(a.text))

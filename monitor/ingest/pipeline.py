@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from monitor.core import tables
 from monitor.core.classification import Classifier, ClassifyItem, Verdict
@@ -380,12 +380,11 @@ class Pipeline:
                     row.flag = True
                     session.add(row)
                 session.flush()
-            live = sa.select(tables.QueueItem.incident_id).where(tables.QueueItem.status != "merged")
+            live = sa.select(col(tables.QueueItem.incident_id)).where(col(tables.QueueItem.status) != "merged")
             orphans = select(tables.Classification).join(
-                tables.Post, tables.Post.id == tables.Classification.post_id).where(
-                sa.or_(tables.Post.incident_id.is_(None),  # type: ignore[union-attr]
-                       tables.Post.incident_id.not_in(live))  # type: ignore[union-attr]
-            ).order_by(tables.Classification.post_id, tables.Classification.id.desc())  # type: ignore[union-attr]
+                tables.Post, col(tables.Post.id) == col(tables.Classification.post_id)).where(
+                sa.or_(col(tables.Post.incident_id).is_(None), col(tables.Post.incident_id).not_in(live))
+            ).order_by(col(tables.Classification.post_id), col(tables.Classification.id).desc())
             latest: dict[int, tables.Classification] = {}
             for row in session.exec(orphans):
                 latest.setdefault(row.post_id, row)

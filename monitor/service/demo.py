@@ -98,9 +98,10 @@ def remove_demo(sessions: sessionmaker[Session], *, user: str = DEMO_USER) -> in
         rehome: list[int] = []
         if post_ids:
             # Real posts that joined a demo incident get incidents and queue items of their own.
-            rehome = list(session.exec(select(tables.Post.id).where(
+            found = session.exec(select(col(tables.Post.id)).where(
                 col(tables.Post.incident_id).in_(incident_ids),
-                sa.not_(col(tables.Post.external_id).startswith(DEMO_PREFIX)))))
+                sa.not_(col(tables.Post.external_id).startswith(DEMO_PREFIX))))
+            rehome = [i for i in found if i is not None]
             if rehome:
                 session.execute(sa.update(tables.Post).where(col(tables.Post.id).in_(rehome)).values(
                     incident_id=None, join_reason=None, join_score=None, join_post_id=None, join_detail=None))

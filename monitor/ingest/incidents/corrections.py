@@ -97,7 +97,8 @@ def _merge(session: Session, user: User, target_id: int, other_ids: Sequence[int
         target.categories = sorted(set(target.categories) | set(other.categories))
         target.has_video = target.has_video or other.has_video
         other.status, other.merged_into_id = "merged", target.id
-        other.claimed_by_id = other.lease_expires_at = None  # type: ignore[assignment]
+        other.claimed_by_id = None
+        other.lease_expires_at = None
         other.post_count, other.updated_at = 0, now
         session.add(other)
         record_audit(session, user.name, "incident.merge", "queue_item", other.id, into_queue_item=target.id,

@@ -61,7 +61,7 @@ def cached_embeddings(texts: Sequence[str], embed: Embed, cache: Path, version: 
             stored[keys[i]] = v
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, **stored)
+        np.savez(tmp, **stored)  # type: ignore[arg-type]
         tmp.replace(cache)
     return np.stack([stored[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 

@@ -38,8 +38,8 @@ _SCHOOL_PATTERNS = (
     re.compile(rf"{_SCHOOL_WORD}\s*(?:(?:№|#|no\.?|n|номер|number)\s*)(\d{{1,3}})\b"),
     re.compile(rf"(?:№|#|no\.?)\s*(\d{{1,3}})\s*(?:-?\s*(?:орта|жалпы|средн\w*|secondary|общеобразовательн\w*)\s+)?"
                rf"{_SCHOOL_WORD}"),
-    re.compile(rf"\b(\d{{1,3}})\s*(?:-?\s*(?:й|я|ой|ая|ом|ой|ші|шы|ынші|інші))?\s*(?:(?:орта|средн\w*|secondary)\s+)?"
-               rf"(?:мектеп\w*|мектеб\w*|школ\w*)"),
+    re.compile(r"\b(\d{1,3})\s*(?:-?\s*(?:й|я|ой|ая|ом|ой|ші|шы|ынші|інші))?\s*(?:(?:орта|средн\w*|secondary)\s+)?"
+               r"(?:мектеп\w*|мектеб\w*|школ\w*)"),
     re.compile(r"\bschool\s+(\d{1,3})\b(?!\s*(?:-?\s*(?:класс|сынып|grade|th|st|nd|rd)))"),
 )
 _GRADE_PATTERNS = (
@@ -249,13 +249,18 @@ def _place_verdict(a: Sequence[Place], b: Sequence[Place]) -> tuple[str | None, 
             if xa not in others_b and xb not in others_a:
                 return f"{name} {xa} vs {xb}", None
     for level in (2, 1):
-        shared = {p[level] for p in a if p[level]} & {p[level] for p in b if p[level]}
+        shared = {str(p[level]) for p in a if p[level]} & {str(p[level]) for p in b if p[level]}
         if shared:
             return None, f"place {min(shared)}"
-    shared_regions = regions_a & regions_b
+    shared_regions = {str(r) for r in regions_a & regions_b}
     if shared_regions:
         return None, f"region {min(shared_regions)}"
     return None, None
+
+
+def _order(value: str) -> tuple[int, str]:
+    """Numbers in numeric order, words after them."""
+    return (int(value), "") if value.isdigit() else (10**6, value)
 
 
 def compare(a: Report, b: Report) -> tuple[list[str], list[str], str | None]:
@@ -263,13 +268,17 @@ def compare(a: Report, b: Report) -> tuple[list[str], list[str], str | None]:
     fa, fb = a.facts, b.facts
     conflicts: list[str] = []
     agreed: list[str] = []
-    for name, xa, xb in (("school", fa.schools, fb.schools), ("grade", fa.grades, fb.grades),
-                         ("weapon", fa.weapons, fb.weapons)):
+    named: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
+        ("school", frozenset(map(str, fa.schools)), frozenset(map(str, fb.schools))),
+        ("grade", frozenset(map(str, fa.grades)), frozenset(map(str, fb.grades))),
+        ("weapon", fa.weapons, fb.weapons),
+    )
+    for name, xa, xb in named:
         both, shared = _overlap(xa, xb)
         if both and not shared:
-            conflicts.append(f"{name} {'/'.join(map(str, sorted(xa)))} vs {'/'.join(map(str, sorted(xb)))}")
+            conflicts.append(f"{name} {'/'.join(sorted(xa, key=_order))} vs {'/'.join(sorted(xb, key=_order))}")
         elif shared:
-            agreed.append(f"{name} {'/'.join(map(str, sorted(set(xa) & set(xb))))}")
+            agreed.append(f"{name} {'/'.join(sorted(xa & xb, key=_order))}")
     both, shared = _overlap(fa.dates, fb.dates)
     if both and not shared:
         conflicts.append("dates differ")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -113,7 +114,7 @@ class Signature:
     place: tuple[str | None, str | None, str | None, str | None]  # region, district, town, school
     embedding: bytes | None
     places: tuple[Place, ...] = ()
-    facts: Facts = field(default_factory=Facts)
+    facts: Facts = dataclasses.field(default_factory=Facts)
 
     @classmethod
     def of(cls, post: Post) -> Signature:

@@ -16,10 +16,10 @@ from monitor.core.classification import severity_rank
 from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound, QueueError
-from monitor.ingest.incidents.match import Embed, find_incident, forget, remember
 from monitor.core.tables import Incident, Post, QueueItem, User, utcnow
+from monitor.ingest.incidents.match import Embed, find_incident, forget, remember
 
-__all__ = ["Embed", "assign_incident", "find_incident", "incident_posts", "merge_items", "split_incident"]
+__all__ = ["Embed", "assign_incident", "find_incident", "incident_posts", "split_incident"]
 
 
 def assign_incident(session: Session, post_row: Post, *, settings: Settings, embed: Embed | None = None) -> Incident:
@@ -104,7 +104,9 @@ def _split(session: Session, user: User, queue_item_id: int, post_ids: Sequence[
     record_audit(session, user.name, "incident.split", "queue_item", new_item.id, from_queue_item=item.id,
                  from_incident=old.id, incident=new.id, post_ids=sorted(wanted))
     for p in moving:
-        p.join_reason = p.join_score = p.join_post_id = p.join_detail = None  # type: ignore[assignment]
+        p.join_reason = p.join_detail = None
+        p.join_score = None
+        p.join_post_id = None
         session.add(p)
     from monitor.ingest.incidents.corrections import record_pairs
 

@@ -10,12 +10,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from monitor.core import tables
 from monitor.core.db import transaction
-from monitor.core.errors import NotFound, QueueError
-from monitor.ingest.incidents.store import split_incident
-from monitor.core.errors import InputError
+from monitor.core.errors import InputError, NotFound, QueueError
 from monitor.ingest.incidents.corrections import merge_items
-from monitor.review.queue import add_note, claim, decide, record_audit, release, reopen
+from monitor.ingest.incidents.store import split_incident
 from monitor.review.detail import load_item, snapshot_text
+from monitor.review.queue import add_note, claim, decide, record_audit, release, reopen
 from monitor.web.render import flash, highlight, page
 from monitor.web.security import Actor, require
 
