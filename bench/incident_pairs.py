@@ -11,7 +11,8 @@ embeddings (cached per encoder version under the classifier's cache_dir, so a re
 - same_time: every pair published at the same moment, so only the details can keep different
   incidents apart (same-city, same-day different events: the two Petropavlovsk schools, the three
   Almaty Region cases);
-- same_city: the different-event pairs whose reports name the same region, at the same moment.
+- same_city: the different-event pairs whose reports name the same region, at the same moment;
+- no_place_same_time: as same_time with every report's place forgotten (details and meaning only).
 
 The JSON summary is the last line.
 """
@@ -61,8 +62,26 @@ def main() -> None:
     same_time = score_pairs(items, reports, rules, same_time=True)
     same_city = score_pairs(items, reports, rules, same_time=True,
                             only=lambda a, b: a.event != b.event and bool(regions[index[a.id]] & regions[index[b.id]]))
+    # Harder still: no place known for any report, all published at once; only details and meaning remain.
+    from dataclasses import replace as _replace
+
+    placeless = [_replace(r, places=()) for r in reports]
+    no_place = score_pairs(items, placeless, rules, same_time=True)
+    # The national gazetteer on the same texts (written before these reports were collected): is the
+    # best place's region the incident's region (labelled by hand in the file)?
+    truth = {json.loads(line)["id"]: json.loads(line).get("region")
+             for line in args.reports.read_text(encoding="utf-8").splitlines() if line.strip()}
+    placed = [(item.id, rep.places[0][0] if rep.places else None) for item, rep in zip(items, reports, strict=True)]
+    found = [(i, r) for i, r in placed if r is not None]
+    right = sum(1 for i, r in found if r == truth.get(i))
+    places_summary = {"reports": len(placed), "placed": len(found), "region_right": right,
+                      "precision": round(right / len(found), 4) if found else None,
+                      "recall": round(right / len(placed), 4) if placed else None}
     if args.errors:
-        for name, s in (("natural", natural), ("same_time", same_time)):
+        for i, r in placed:
+            if r != truth.get(i):
+                print(f"place: {i}: found {r}, labelled {truth.get(i)}")
+        for name, s in (("natural", natural), ("same_time", same_time), ("no_place", no_place)):
             for a, b in s.missed:
                 print(f"{name} missed: {a} ~ {b}")
             for a, b, why in s.wrong:
@@ -71,6 +90,7 @@ def main() -> None:
         "bench": "incident_pairs", "reports": len(items), "events": len({i.event for i in items}),
         "languages": sorted({i.language for i in items}), "encoder": version, "rules": rules.__repr__(),
         "natural": natural.summary(), "same_time": same_time.summary(), "same_city": same_city.summary(),
+        "no_place_same_time": no_place.summary(), "gazetteer_regions": places_summary,
     }
     print(json.dumps(summary, ensure_ascii=False))
 

@@ -324,13 +324,15 @@ def decide(a: Report, b: Report, rules: Rules = Rules()) -> Join | None:
     specific = [x for x in agreed if not x.startswith("a teacher")]
     town_level = place is not None and place.startswith("place ")
     # Meaning alone is not enough (two fights at one school read alike): it must agree on details that
-    # name this event, and on where it happened (or on two details when one report names no place).
+    # name this event, and on where it happened. When a report names no place, a grade and a weapon
+    # are too common (a 9th grader with a knife in two regions): the school number must agree too.
+    has_school = any(x.startswith("school") for x in specific)
     if cosine is not None and cosine >= rules.semantic_similarity:
-        if specific and (place is not None or len(specific) >= 2):
+        if specific and (place is not None or (has_school and len(specific) >= 2)):
             return Join("semantic", round(cosine, 3), tuple(agreed + ([place] if place else [])))
         if cosine >= rules.strong_semantic_similarity and town_level and agreed:
             return Join("semantic", round(cosine, 3), tuple(agreed + [place or ""]))
     # Without a strong match of meaning, only many details together: the town, the school and one more.
-    if town_level and any(x.startswith("school") for x in specific) and len(specific) >= 3:
+    if town_level and has_school and len(specific) >= 3:
         return Join("details", round(len(specific) / 5, 3), tuple(agreed + [place or ""]))
     return None
