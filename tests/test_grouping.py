@@ -374,3 +374,37 @@ def test_removing_demo_data_rehomes_real_posts(sessions: sessionmaker[Session], 
         assert item.status == "new" and item.post_id == row.id
         assert s.get(Incident, row.incident_id) is not None
     assert pipeline(sessions, settings).requeue() == 0
+
+
+def test_cli_merge_reopen_show_and_list_keep_their_fields(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from monitor.core.db import create_db_engine, session_factory, upgrade
+    from tests.test_cli import monitor
+    from tests.web.conftest import add_item
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    engine = create_db_engine(DatabaseSettings(url=url))
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        a = add_item(s, 1, "В Талгаре избили ученика школы №5", district="Talgar")
+        b = add_item(s, 2, "Талғардағы №5 мектепте оқушыны ұрып-соқты", district="Talgar")
+    create_user(sessions, "aigul", "moderator", "long enough password")
+    engine.dispose()
+    assert monitor("queue", "merge", str(a), str(b), "--as", "nobody", config=config).returncode == 1
+    merged = monitor("queue", "merge", str(a), str(b), "--as", "aigul", config=config)
+    assert merged.returncode == 0, merged.stderr
+    shown = monitor("queue", "show", str(a), config=config).stdout
+    assert "https://t.me/chan/1" in shown and "https://t.me/chan/2" in shown and "joined because merged by aigul" in shown
+    rows = [json.loads(line) for line in monitor("queue", "list", "--json", config=config).stdout.splitlines()]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[a]["post_count"] == 2 and by_id[a]["status"] == "new" and by_id[a]["incident_id"]
+    assert by_id[b]["status"] == "merged" and by_id[b]["post_count"] == 0
+    refused = monitor("queue", "reopen", str(a), "--as", "aigul", config=config)
+    assert refused.returncode == 1 and "not decided" in refused.stderr
+    evaluated = monitor("evaluate-incidents", "--no-encoder", config=config)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["corrections"]["same_pairs"] == 1
