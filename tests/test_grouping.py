@@ -408,3 +408,20 @@ def test_cli_merge_reopen_show_and_list_keep_their_fields(tmp_path) -> None:  # 
     evaluated = monitor("evaluate-incidents", "--no-encoder", config=config)
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["corrections"]["same_pairs"] == 1
+
+
+def test_retention_purges_merged_and_corrected_items(sessions: sessionmaker[Session], settings: Settings) -> None:
+    from monitor.review.retention import purge
+
+    p = pipeline(sessions, settings)
+    p.ingest([post(1, TALGAR_RU), post(2, KONAEV_BEATING, minutes=5, channel="b")])
+    user = _moderator(sessions)
+    a, b = _item_of(sessions, "chan/1"), _item_of(sessions, "b/2")
+    merge_items(sessions, user, a.id or 0, [b.id or 0])
+    decide_item(sessions, user, a.id or 0, "dismissed", reason="not_violence")
+    report = purge(sessions, settings, datetime.now(UTC) + timedelta(days=settings.retention.dismissed_days + 1))
+    assert report.counts.get("post", 0) == 2
+    with sessions() as s:
+        assert s.exec(select(sa.func.count()).select_from(GroupingCorrection)).one() == 0
+        assert s.exec(select(sa.func.count()).select_from(QueueItem)).one() == 0
+        assert s.exec(select(sa.func.count()).select_from(PostRow)).one() == 0
