@@ -68,6 +68,7 @@ def test_updates_view_lists_decided_items_with_new_posts(client_for: Clients, se
     updates = client.get("/?status=updates").text
     assert f'href="/items/{item_id}"' in updates
     assert f'href="/items/{seeded.karasai[1]}"' not in updates
+    assert "2 new since decision" in updates
     page = client.get(f"/items/{item_id}").text
     assert "2 new posts since decision" in page
     assert "joined because same meaning as post 7 (0.91); agrees on school 12" in page
