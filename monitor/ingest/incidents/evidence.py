@@ -298,6 +298,24 @@ def compare(a: Report, b: Report) -> tuple[list[str], list[str], str | None]:
     return conflicts, agreed, place_agreed
 
 
+def clash(a: Report, b: Report) -> bool:
+    """True when a detail both reports state disagrees (the fast check `decide` runs first)."""
+    fa, fb = a.facts, b.facts
+    for xa, xb in ((fa.schools, fb.schools), (fa.grades, fb.grades), (fa.weapons, fb.weapons),
+                   (fa.dates, fb.dates), (fa.kinds, fb.kinds)):
+        if xa and xb and xa.isdisjoint(xb):
+            return True
+    return bool(a.places and b.places) and _place_verdict(a.places, b.places)[0] is not None
+
+
+def shares_detail(a: Report, b: Report) -> bool:
+    """True when the reports state a detail in common (only then can meaning join them)."""
+    fa, fb = a.facts, b.facts
+    return (fa.teacher and fb.teacher) or any(
+        not xa.isdisjoint(xb) for xa, xb in ((fa.schools, fb.schools), (fa.grades, fb.grades),
+                                             (fa.weapons, fb.weapons), (fa.dates, fb.dates), (fa.ages, fb.ages)))
+
+
 def similarity(a: Report, b: Report) -> float | None:
     """Cosine of the two embeddings (None when either is missing or they differ in size)."""
     if a.embedding is None or b.embedding is None or a.embedding.shape != b.embedding.shape:
@@ -312,22 +330,26 @@ def decide(a: Report, b: Report, rules: Rules = Rules()) -> Join | None:
     if a.media & b.media:
         return Join("media", 1.0)
     hours = abs((a.published_at - b.published_at).total_seconds()) / 3600
-    if hours > rules.window_h:
+    if hours > rules.window_h or clash(a, b):
         return None
+    text = containment(a.shingles, b.shingles)
+    cosine = similarity(a, b)
+    meaning = cosine is not None and cosine >= rules.semantic_similarity
+    many = bool(a.places and b.places) and not a.facts.schools.isdisjoint(b.facts.schools)
+    if text < rules.text_similarity and not meaning and not many:
+        return None  # the common case, decided without building any description
     conflicts, agreed, place = compare(a, b)
     if conflicts:
         return None
-    text = containment(a.shingles, b.shingles)
     if text >= rules.text_similarity:
         return Join("text", round(text, 3), tuple(agreed + ([place] if place else [])))
-    cosine = similarity(a, b)
     specific = [x for x in agreed if not x.startswith("a teacher")]
     town_level = place is not None and place.startswith("place ")
     # Meaning alone is not enough (two fights at one school read alike): it must agree on details that
     # name this event, and on where it happened. When a report names no place, a grade and a weapon
     # are too common (a 9th grader with a knife in two regions): the school number must agree too.
     has_school = any(x.startswith("school") for x in specific)
-    if cosine is not None and cosine >= rules.semantic_similarity:
+    if cosine is not None and meaning:
         if specific and (place is not None or (has_school and len(specific) >= 2)):
             return Join("semantic", round(cosine, 3), tuple(agreed + ([place] if place else [])))
         if cosine >= rules.strong_semantic_similarity and town_level and agreed:

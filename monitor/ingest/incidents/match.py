@@ -18,7 +18,17 @@ from monitor.core.config import Settings
 from monitor.core.errors import ClassifierError
 from monitor.core.places.names import normalize
 from monitor.core.tables import Incident, Post
-from monitor.ingest.incidents.evidence import Facts, Join, Place, Report, Rules, compare, decide, facts_of
+from monitor.ingest.incidents.evidence import (
+    Facts,
+    Join,
+    Place,
+    Report,
+    Rules,
+    clash,
+    decide,
+    facts_of,
+    shares_detail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +125,7 @@ class Signature:
     embedding: bytes | None
     places: tuple[Place, ...] = ()
     facts: Facts = dataclasses.field(default_factory=Facts)
+    cached: Report | None = None  # the decider's view, built once (reset when the embedding is set)
 
     @classmethod
     def of(cls, post: Post) -> Signature:
@@ -131,9 +142,11 @@ class Signature:
 
     def report(self) -> Report:
         """The decider's view of this post."""
-        vector = np.frombuffer(self.embedding, dtype="<f4") if self.embedding is not None else None
-        return Report(self.id, self.published_at, self.url, self.refs, self.media, self.shingles, self.places,
-                      self.facts, vector)
+        if self.cached is None:
+            vector = np.frombuffer(self.embedding, dtype="<f4") if self.embedding is not None else None
+            self.cached = Report(self.id, self.published_at, self.url, self.refs, self.media, self.shingles,
+                                 self.places, self.facts, vector)
+        return self.cached
 
     def conflicts(self, other: Signature) -> bool:
         """Each has a number the other lacks."""
@@ -249,34 +262,35 @@ def find_incident(session: Session, post: Post, *, settings: Settings, embed: Em
         candidates = candidates[: settings.places.incident_max_candidates]
     rules = rules_of(settings)
     mine = Signature.of(post)
-    # Meaning is only asked for where the details already agree (the encoder is the costly part).
-    undecided = [c for c in candidates if decide(mine.report(), c.report(), rules) is None and _needs_meaning(mine, c)]
-    if undecided and embed is not None:
-        _embed(session, post, mine, undecided, embed)
     ours = mine.report()
     joins: list[tuple[Signature, Join]] = []
+    undecided: list[Signature] = []
     for c in candidates:
-        join = decide(ours, c.report(), rules)
+        theirs = c.report()
+        join = decide(ours, theirs, rules)
         if join is not None:
             joins.append((c, join))
+        elif embed is not None and (ours.embedding is None or theirs.embedding is None) \
+                and shares_detail(ours, theirs) and not clash(ours, theirs):
+            undecided.append(c)  # only the encoder can still join these: ask it for them alone
+    if undecided and embed is not None and _embed(session, post, mine, undecided, embed):
+        ours = mine.report()
+        for c in undecided:
+            join = decide(ours, c.report(), rules)
+            if join is not None:
+                joins.append((c, join))
     joins.sort(key=lambda cj: (_RANK.get(cj[1].reason, 0), cj[1].score), reverse=True)
     for c, join in joins:
         incident = c.incident_id or 0
         # Every other post of that incident must not contradict this one (another school, another weapon).
-        others = [o for o in index.posts.values() if o.incident_id == incident and o.id not in (c.id, post.id)]
-        if join.reason in ("link", "media") or not any(compare(ours, o.report())[0] for o in others):
+        others = [o for o in candidates if o.incident_id == incident and o.id != c.id]
+        if join.reason in ("link", "media") or not any(clash(ours, o.report()) for o in others):
             return Found(incident, c.id, join)
     return None
 
 
-def _needs_meaning(mine: Signature, other: Signature) -> bool:
-    """True when only the encoder can still join the two: the details agree and none conflict."""
-    conflicts, agreed, _ = compare(mine.report(), other.report())
-    return not conflicts and bool(agreed)
-
-
-def _embed(session: Session, post: Post, mine: Signature, rest: list[Signature], embed: Embed) -> None:
-    """Fill in the missing embeddings of the post and the candidates (stored with the posts)."""
+def _embed(session: Session, post: Post, mine: Signature, rest: list[Signature], embed: Embed) -> bool:
+    """Fill in the missing embeddings of the post and the candidates (stored with the posts); False on failure."""
     todo = [(post, mine)] if post.embedding is None else []
     for c in rest:
         if c.embedding is None:
@@ -284,12 +298,14 @@ def _embed(session: Session, post: Post, mine: Signature, rest: list[Signature],
             if row is not None:
                 todo.append((row, c))
     if not todo:
-        return
+        return True
     try:
         vectors = np.asarray(embed([row.text for row, _ in todo]), dtype="<f4")
     except (ClassifierError, RuntimeError, ValueError) as e:
         log.warning("incident grouping without embeddings: %s", e)
-        return
+        return False
     for (row, sig), vector in zip(todo, vectors, strict=True):
         row.embedding = sig.embedding = vector.tobytes()
+        sig.cached = None
         session.add(row)
+    return True
