@@ -405,6 +405,8 @@ def test_cli_merge_reopen_show_and_list_keep_their_fields(tmp_path) -> None:  # 
     assert by_id[b]["status"] == "merged" and by_id[b]["post_count"] == 0
     refused = monitor("queue", "reopen", str(a), "--as", "aigul", config=config)
     assert refused.returncode == 1 and "not decided" in refused.stderr
+    matched = monitor("match", "В Кульсары Атырауской области и в Каскелене", config=config).stdout
+    assert "Atyrau Region / Zhylyoi / Kulsary  (not watched)" in matched and "Almaty Region / Karasai" in matched
     evaluated = monitor("evaluate-incidents", "--no-encoder", config=config)
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["corrections"]["same_pairs"] == 1
