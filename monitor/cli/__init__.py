@@ -67,7 +67,22 @@ def cli(ctx: click.Context, config_path: str) -> None:
 
 def _register() -> None:
     # Each area of the CLI lives in its own module; importing it adds its commands to `cli`.
-    from monitor.cli import db, demo, digest, ingest, match, media, model, queue, scrape, serve, sources, users, worker  # noqa: F401
+    from monitor.cli import (  # noqa: F401
+        db,
+        demo,
+        digest,
+        evaluate,
+        ingest,
+        match,
+        media,
+        model,
+        queue,
+        scrape,
+        serve,
+        sources,
+        users,
+        worker,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

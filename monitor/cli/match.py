@@ -21,12 +21,15 @@ def match(app: App, text: tuple[str, ...], as_json: bool) -> None:
     joined = " ".join(text)
     matches, education = gazetteer.analyze(joined)
     if as_json:
-        click.echo(json.dumps([m.to_dict() for m in matches], ensure_ascii=False))
+        click.echo(json.dumps([m.to_dict() for m in matches if m.region is None or gazetteer.is_watched(m)],
+                              ensure_ascii=False))
         return
     if not matches:
         click.echo("no place of the watched regions found")
     for m in matches:
         where = " / ".join(p for p in (m.region, m.district, m.town, m.school) if p)
+        if m.region is not None and not gazetteer.is_watched(m):
+            where += "  (not watched)"
         start, end = m.span
         click.echo(f"{where}  [{joined[start:end]!r} at {start}-{end}, confidence {m.confidence:.2f}]")
     context = "yes" if education else "no"

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from monitor.cli import App, cli, pass_app
 from monitor.core.errors import NotFound
-from monitor.core.tables import AuditEvent, Post, QueueItem
+from monitor.core.tables import AuditEvent, Post, QueueItem, User
 from monitor.core.vocab import SEVERITIES, STATUSES, values
 from monitor.review.queue import QueueFilter, count_items, list_items
 
@@ -32,14 +32,16 @@ def _item_record(item: QueueItem) -> dict[str, Any]:
 @click.option("--region")
 @click.option("--district")
 @click.option("--platform")
+@click.option("--updates", is_flag=True, help="Only decided items with posts that joined after the decision.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_app
 def list_cmd(app: App, status: tuple[str, ...], severity: str | None, category: str | None,
-             region: str | None, district: str | None, platform: str | None, limit: int, as_json: bool) -> None:
+             region: str | None, district: str | None, platform: str | None, updates: bool, limit: int,
+             as_json: bool) -> None:
     """List queue items, most severe and oldest first."""
     flt = QueueFilter(status=status or None, severity=severity, category=category, region=region,
-                      district=district, platform=platform)
+                      district=district, platform=platform, updates=updates)
     tz = ZoneInfo(app.settings.timezone)
     with app.sessions()() as session:
         items = list_items(session, flt, limit=limit)
@@ -50,8 +52,9 @@ def list_cmd(app: App, status: tuple[str, ...], severity: str | None, category: 
         else:
             where = " / ".join(p for p in (item.region, item.district, item.school) if p) or "-"
             created = item.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            new_posts = f"\t+{item.updates_since_decision} new since decision" if item.updates_since_decision else ""
             click.echo(f"#{item.id}\t{item.status}\t{item.severity}\t{item.score:.2f}\t{item.category or '-'}\t"
-                       f"{where}\t{created}")
+                       f"{where}\t{created}{new_posts}")
     if not as_json:
         click.echo(f"{len(items)} of {total} items", err=True)
 
@@ -73,9 +76,15 @@ def show(app: App, item_id: int) -> None:
                f"model {item.model_version}")
     click.echo(f"place: {item.region or '-'} / {item.district or '-'} / {item.school or '-'}  "
                f"categories: {', '.join(item.categories) or '-'}")
+    if item.updates_since_decision:
+        click.echo(f"{item.updates_since_decision} new post(s) since decision")
+    if item.merged_into_id:
+        click.echo(f"merged into item #{item.merged_into_id}")
     for post in posts:
         when = post.published_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         click.echo(f"\n[{post.platform}] {post.url}  {when}  lang {post.language}")
+        if post.join_detail:
+            click.echo(f"joined because {post.join_detail}")
         click.echo(post.text)
     click.echo("\nhistory:")
     for event in events:
@@ -86,10 +95,44 @@ def show(app: App, item_id: int) -> None:
 @queue.command("rebuild")
 @pass_app
 def rebuild(app: App) -> None:
-    """Enqueue stored posts that reach the current threshold (after lowering it; no re-scrape)."""
+    """Give every flagged post a live item (after lowering the threshold, demo removal, a crash); no re-scrape."""
     from monitor.service.parts import build_pipeline
 
     click.echo(f"enqueued {build_pipeline(app.settings, app.sessions()).requeue()} items")
+
+
+def _moderator(app: App, name: str) -> User:
+    with app.sessions()() as session:
+        user = session.exec(select(User).where(User.name == name)).first()
+    if user is None or not user.is_active:
+        raise NotFound(f"no active user {name!r}")
+    return user
+
+
+@queue.command("merge")
+@click.argument("item_id", type=int)
+@click.argument("other_ids", type=int, nargs=-1, required=True)
+@click.option("--as", "as_user", required=True, help="The moderator or admin doing it (audited).")
+@pass_app
+def merge(app: App, item_id: int, other_ids: tuple[int, ...], as_user: str) -> None:
+    """Merge the other items' posts into ITEM_ID (one event reported several times); audited."""
+    from monitor.ingest.incidents.corrections import merge_items
+
+    target = merge_items(app.sessions(), _moderator(app, as_user), item_id, list(other_ids))
+    click.echo(f"item {target.id} now has {target.post_count} posts; merged {', '.join(map(str, other_ids))}")
+
+
+@queue.command("reopen")
+@click.argument("item_id", type=int)
+@click.option("--as", "as_user", required=True, help="The moderator or admin doing it (audited).")
+@click.option("--note", default=None)
+@pass_app
+def reopen_cmd(app: App, item_id: int, as_user: str, note: str | None) -> None:
+    """Put a decided item back in the open queue as new; audited."""
+    from monitor.review.queue import reopen
+
+    item = reopen(app.sessions(), _moderator(app, as_user), item_id, note=note)
+    click.echo(f"item {item.id} reopened ({item.status})")
 
 
 @queue.command("expire")

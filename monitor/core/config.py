@@ -193,6 +193,11 @@ class PlacesSettings(Section):
     incident_text_similarity: float = Field(0.6, gt=0, le=1)
     incident_embedding_similarity: float = Field(0.82, gt=0, le=1)
     incident_max_candidates: int = Field(500, ge=1)
+    # A match of meaning this strong joins on the town plus one shared detail (see incidents/evidence.py).
+    incident_strong_embedding_similarity: float = Field(0.93, gt=0, le=1)
+    # Posts about places outside `regions`: "keep" (stored, grouped, no queue item), "queue_low"
+    # (queued at severity low at most) or "drop" (stored unflagged, never grouped or queued).
+    outside: Literal["keep", "queue_low", "drop"] = "keep"
 
 
 class InstagramSettings(Section):

@@ -146,6 +146,12 @@ class Post(SQLModel, table=True):
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     # The encoder's L2-normalized embedding (float32 bytes), kept for incident grouping.
     embedding: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary()))
+    # Why the post joined its incident (revision 0012_grouping): the evidence, its score, the post it
+    # matched and a sentence for moderators. None for the post that started the incident.
+    join_reason: str | None = Field(default=None, max_length=20)
+    join_score: float | None = None
+    join_post_id: int | None = None
+    join_detail: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
 
 
 class Classification(SQLModel, table=True):
@@ -235,6 +241,24 @@ class QueueItem(SQLModel, table=True):
     updated_at: datetime = _ts_now()
     decided_at: datetime | None = _ts(index=True)
     alerted_at: datetime | None = _ts()
+    # Posts that joined after the last decision (revision 0012_grouping); shown and listed as "Updates".
+    updates_since_decision: int = 0
+    last_update_at: datetime | None = _ts()
+    merged_into_id: int | None = Field(default=None, foreign_key="queue_item.id")
+
+
+class GroupingCorrection(SQLModel, table=True):
+    """A moderator's correction of grouping as a labelled pair: same event (merge) or not (split)."""
+
+    __tablename__ = "grouping_correction"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts_now(index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=20)  # "merge" or "split"
+    same_event: bool
+    post_a_id: int = Field(foreign_key="post.id", index=True)
+    post_b_id: int = Field(foreign_key="post.id", index=True)
+    queue_item_id: int | None = Field(default=None, foreign_key="queue_item.id")
 
 
 class Decision(SQLModel, table=True):

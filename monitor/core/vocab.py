@@ -18,6 +18,8 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     DISMISSED = "dismissed"
     ESCALATED = "escalated"
+    # Folded into another item by a moderator's merge (its posts moved there).
+    MERGED = "merged"
 
 
 STATUSES: tuple[Status, ...] = tuple(Status)
@@ -31,8 +33,10 @@ FINAL_STATUSES: tuple[Status, ...] = (Status.CONFIRMED, Status.DISMISSED)
 DECISIONS: tuple[Status, ...] = (Status.CONFIRMED, Status.DISMISSED, Status.ESCALATED)
 # Decisions that say "a real incident" (precision on the dashboard, training positives).
 POSITIVE_DECISIONS: tuple[Status, ...] = (Status.CONFIRMED, Status.ESCALATED)
-# Items whose evidence (snapshots, post text) retention keeps: everything not dismissed.
-EVIDENCE_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.DISMISSED)
+# Decided items whose posts joined after the decision show as updates (nothing hides in a decided item).
+UPDATABLE_STATUSES: tuple[Status, ...] = POSITIVE_DECISIONS
+# Items whose evidence (snapshots, post text, media) retention keeps: live or confirmed ones.
+EVIDENCE_STATUSES: tuple[Status, ...] = (Status.NEW, Status.IN_REVIEW, Status.ESCALATED, Status.CONFIRMED)
 
 
 class DismissReason(StrEnum):
@@ -117,6 +121,7 @@ class AlertReason(StrEnum):
 
     CRITICAL = "critical"
     ESCALATED = "escalated"
+    UPDATE = "update"  # a new post joined a confirmed or escalated item
 
 
 ALERT_REASONS: tuple[AlertReason, ...] = tuple(AlertReason)

@@ -19,6 +19,7 @@ from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.places.gazetteer import PlaceMatch, Places
 from monitor.core.posts import Post, Snapshot, content_key
+from monitor.core.vocab import Status
 from monitor.ingest.incidents.store import assign_incident
 from monitor.ingest.language import detect_language
 from monitor.review.queue import enqueue
@@ -66,6 +67,13 @@ class _Places:
     best: PlaceMatch | None = None
     all: list[dict[str, Any]] = field(default_factory=list)
     education: bool = True
+
+
+def routing(settings: Settings, region: str | None) -> str:
+    """What happens to a flagged post about `region`: "queue" (watched or unknown place), else `[places] outside`."""
+    if region is None or region in settings.places.regions:
+        return "queue"
+    return settings.places.outside
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -321,12 +329,18 @@ class Pipeline:
     def _enqueue(self, session: Session, post_id: int, classification: tables.Classification) -> int:
         post = session.get(tables.Post, post_id)
         assert post is not None
+        route = routing(self.settings, post.region)
+        if route == "drop":
+            return 0
         incident = assign_incident(session, post, settings=self.settings, embed=self.embed)
         if post.incident_id != incident.id:
             post.incident_id = incident.id
             session.add(post)
             session.flush()
-        _, created = enqueue(session, post, classification, incident)
+        if route == "keep":
+            return 0
+        _, created = enqueue(session, post, classification, incident,
+                             max_severity="low" if route == "queue_low" else None)
         return int(created)
 
     # -- backlog -----------------------------------------------------------------------------
@@ -356,19 +370,35 @@ class Pipeline:
         return done
 
     def requeue(self) -> int:
-        """Enqueue stored posts whose current-model score reaches today's threshold but have no item."""
-        if self.classifier is None:
-            return 0
+        """Give every flagged post a live queue item; returns how many items were created.
+
+        With a classifier, stored posts whose current-model score reaches today's threshold are flagged
+        first (after lowering the threshold; no re-scrape). Then every post whose latest verdict is a
+        flag and that has no incident, or whose incident has no live item (demo data removed, a crash,
+        a merge gone wrong), is grouped and enqueued; `[places] outside` still applies.
+        """
         threshold = self.settings.classifier.threshold
         with transaction(self.sessions) as session:
-            stmt = select(tables.Classification).join(
+            if self.classifier is not None:
+                stmt = select(tables.Classification).join(
+                    tables.Post, col(tables.Post.id) == col(tables.Classification.post_id)).where(
+                    col(tables.Classification.model_version) == self.classifier.version,
+                    col(tables.Classification.score) >= threshold,
+                    col(tables.Post.incident_id).is_(None))
+                for row in list(session.exec(stmt)):
+                    row.flag = True
+                    session.add(row)
+                session.flush()
+            live = sa.select(col(tables.QueueItem.incident_id)).where(col(tables.QueueItem.status) != Status.MERGED)
+            orphans = select(tables.Classification).join(
                 tables.Post, col(tables.Post.id) == col(tables.Classification.post_id)).where(
-                col(tables.Classification.model_version) == self.classifier.version,
-                col(tables.Classification.score) >= threshold,
-                col(tables.Post.incident_id).is_(None))
+                sa.or_(col(tables.Post.incident_id).is_(None), col(tables.Post.incident_id).not_in(live))
+            ).order_by(col(tables.Classification.post_id), col(tables.Classification.id).desc())
+            latest: dict[int, tables.Classification] = {}
+            for row in session.exec(orphans):
+                latest.setdefault(row.post_id, row)
             count = 0
-            for row in list(session.exec(stmt)):
-                row.flag = True
-                session.add(row)
-                count += self._enqueue(session, row.post_id, row)
+            for post_id, row in sorted(latest.items()):
+                if row.flag:
+                    count += self._enqueue(session, post_id, row)
             return count

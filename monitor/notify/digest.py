@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from monitor.core.boundary import in_zone
 from monitor.core.config import Settings
 from monitor.core.tables import Post, QueueItem, Source
-from monitor.core.vocab import PENDING_STATUSES, SEVERITIES, Status
+from monitor.core.vocab import PENDING_STATUSES, SEVERITIES
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -178,15 +178,20 @@ def collect(
     confirmed_rows = session.exec(
         select(QueueItem, col(Post.author))
         .join(Post, col(Post.id) == col(QueueItem.post_id))
-        .where(col(QueueItem.status) == Status.CONFIRMED)
-        .where(col(QueueItem.decided_at) >= period_start_at)
-        .where(col(QueueItem.decided_at) < period_end_at)
+        .where(col(QueueItem.status) == "confirmed")
+        .where(sa.or_(
+            sa.and_(col(QueueItem.decided_at) >= period_start_at, col(QueueItem.decided_at) < period_end_at),
+            # A confirmed incident with new posts since the decision is news again (issue 12).
+            sa.and_(col(QueueItem.updates_since_decision) > 0, col(QueueItem.last_update_at) >= period_start_at,
+                    col(QueueItem.last_update_at) < period_end_at),
+        ))
         .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.decided_at))
     ).all()
     confirmed = [
         _line(item, author, base_url, key, item.decided_at or item.updated_at)
         for item, author in confirmed_rows
     ]
+    updated = sum(1 for item, _ in confirmed_rows if item.updates_since_decision)
 
     pending: dict[str, dict[str | None, int]] = {}
     counts = session.exec(
@@ -231,7 +236,7 @@ def collect(
         pending_count=sum(sum(d.values()) for d in ordered.values()),
         oldest=tuple(oldest),
         failing_sources=failing,
-        extra={"confirmed_shown": min(len(confirmed), limit)},
+        extra={"confirmed_shown": min(len(confirmed), limit), "updated_since_decision": updated},
     )
 
 

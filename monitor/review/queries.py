@@ -17,7 +17,8 @@ from monitor.core.tables import QueueItem
 from monitor.core.vocab import CATEGORIES, OPEN_STATUSES, SEVERITIES, STATUSES
 from monitor.review.queue import ItemFields, QueueFilter
 
-STATUS_CHOICES = ("open", *STATUSES, "all")
+# "updates": decided items with posts that joined after the decision (nothing hides in a decided item).
+STATUS_CHOICES: tuple[str, ...] = ("open", "updates", *STATUSES, "all")
 SORTS = {
     "severity": (col(QueueItem.severity_rank).desc(), col(QueueItem.created_at).desc(), col(QueueItem.id).desc()),
     "newest": (col(QueueItem.created_at).desc(), col(QueueItem.id).desc()),
@@ -40,12 +41,13 @@ class QueueQuery(ItemFields):
     def to_filter(self, zone: ZoneInfo, *, with_status: bool = True) -> QueueFilter:
         """The core queue filter for this query: the page, its counts and claim next all use it."""
         status: tuple[str, ...] | None = None
-        if with_status and self.status != "all":
+        updates = with_status and self.status == "updates"
+        if with_status and self.status not in ("all", "updates"):
             status = OPEN_STATUSES if self.status == "open" else (self.status,)
         # Date range in local days: the ministry thinks in Almaty dates.
         since = datetime.combine(self.date_from, time(), zone) if self.date_from else None
         until = datetime.combine(self.date_to + timedelta(days=1), time(), zone) if self.date_to else None
-        return QueueFilter(status=status, since=since, until=until, **self.item_fields())
+        return QueueFilter(status=status, since=since, until=until, updates=updates, **self.item_fields())
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""
@@ -144,6 +146,9 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
     status_counts.update({status: int(n) for status, n in counted})
     status_counts["open"] = sum(status_counts[s] for s in OPEN_STATUSES)
     status_counts["all"] = sum(status_counts[s] for s in STATUSES)
+    status_counts["updates"] = int(session.exec(
+        replace(q.to_filter(zone, with_status=False), updates=True).apply(select(sa.func.count()).select_from(QueueItem))
+    ).one())
     total = status_counts[q.status]
     posts: dict[int, tables.Post] = {}
     users: dict[int, str] = {}

@@ -32,6 +32,7 @@ from monitor.core.vocab import (
     DISMISS_REASONS,
     FINAL_STATUSES,
     OPEN_STATUSES,
+    UPDATABLE_STATUSES,
     AlertReason,
     Role,
     Status,
@@ -69,6 +70,7 @@ class QueueFilter(ItemFields):
     status: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    updates: bool = False  # only decided items with posts that joined after the decision
 
     def apply(self, stmt: Any) -> Any:
         """Add this filter's WHERE clauses to a select over QueueItem."""
@@ -89,6 +91,8 @@ class QueueFilter(ItemFields):
             stmt = stmt.where(col(q.created_at) >= self.since)
         if self.until is not None:
             stmt = stmt.where(col(q.created_at) < self.until)
+        if self.updates:
+            stmt = stmt.where(col(q.updates_since_decision) > 0, col(q.status).in_(UPDATABLE_STATUSES))
         return stmt
 
 
@@ -133,18 +137,25 @@ def _get_for_update(session: Session, item_id: int) -> QueueItem:
 
 
 def enqueue(
-    session: Session, post: Post, classification: Classification, incident: Incident
+    session: Session, post: Post, classification: Classification, incident: Incident, *,
+    max_severity: str | None = None,
 ) -> tuple[QueueItem, bool]:
-    """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new."""
+    """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new.
+
+    `max_severity` caps the item's severity (posts from unwatched regions with `[places] outside = "queue_low"`).
+    """
     item = session.exec(_locked(session, select(QueueItem).where(QueueItem.incident_id == incident.id))).first()
-    rank = severity_rank(classification.severity)
+    severity = classification.severity
+    if max_severity is not None and severity_rank(severity) > severity_rank(max_severity):
+        severity = max_severity
+    rank = severity_rank(severity)
     cats = sorted(classification.categories.items(), key=lambda kv: kv[1], reverse=True)
     top = [name for name, score in cats if score >= 0.5] or [name for name, _ in cats[:1]]
     if item is None:
         item = QueueItem(
             incident_id=incident.id or 0,
             post_id=post.id or 0,
-            severity=classification.severity,
+            severity=severity,
             severity_rank=rank,
             score=classification.score,
             category=top[0] if top else None,
@@ -160,18 +171,62 @@ def enqueue(
         session.add(item)
         session.flush()
         record_audit(session, "system", "queue.enqueue", "queue_item", item.id, post_id=post.id,
-                     score=round(classification.score, 4), severity=classification.severity)
+                     score=round(classification.score, 4), severity=severity)
         return item, True
     item.post_count = session.exec(
         select(sa.func.count()).select_from(Post).where(Post.incident_id == incident.id)
     ).one()
+    record_audit(session, "system", "queue.join", "queue_item", item.id, post_id=post.id,
+                 reason=post.join_reason, score=post.join_score, matched_post=post.join_post_id)
+    note_new_posts(session, item, [post.id or 0])
     if item.status not in FINAL_STATUSES and (rank, classification.score) > (item.severity_rank, item.score):
-        item.severity, item.severity_rank, item.score = classification.severity, rank, classification.score
+        item.severity, item.severity_rank, item.score = severity, rank, classification.score
     item.has_video = item.has_video or post.has_video
     item.updated_at = utcnow()
     session.add(item)
-    record_audit(session, "system", "queue.join", "queue_item", item.id, post_id=post.id)
     return item, False
+
+
+def note_new_posts(session: Session, item: QueueItem, post_ids: Sequence[int], *, now: datetime | None = None) -> None:
+    """Posts joined a decided item: dismissed reopens as new, confirmed/escalated counts them as updates.
+
+    Nothing is hidden in a decided item: the decision stays in the history, the item shows
+    "N new posts since decision" and is listed in the Updates view, the digest and an alert.
+    """
+    if item.status not in DECISIONS or not post_ids:
+        return
+    now = now or utcnow()
+    item.updates_since_decision += len(post_ids)
+    item.last_update_at = now
+    if item.status == Status.DISMISSED:
+        item.status = Status.NEW
+        record_audit(session, "system", "queue.reopen", "queue_item", item.id, reason="new post since decision",
+                     previous=Status.DISMISSED.value, post_ids=list(post_ids))
+    else:
+        record_audit(session, "system", "queue.update", "queue_item", item.id, status=item.status,
+                     post_ids=list(post_ids))
+        raise_alert(session, item, AlertReason.UPDATE, at=now)
+    session.add(item)
+
+
+def reopen(sessions: sessionmaker[Session], user: User, item_id: int, *, note: str | None = None,
+           now: datetime | None = None) -> QueueItem:
+    """Put a decided (confirmed, dismissed or escalated) item back in the open queue as new (audited)."""
+    _require_decider(user)
+    now = now or utcnow()
+    with transaction(sessions) as session:
+        item = _get_for_update(session, item_id)
+        if item.status not in DECISIONS:
+            raise QueueError(f"item {item_id} is {item.status}, not decided: nothing to reopen")
+        previous = item.status
+        item.status = "new"
+        item.claimed_by_id = None
+        item.lease_expires_at = None
+        item.updated_at = now
+        session.add(item)
+        record_audit(session, user.name, "queue.reopen", "queue_item", item.id, previous=previous,
+                     note=(note or "").strip() or None)
+        return item
 
 
 def _claimable(now: datetime) -> Any:
@@ -307,6 +362,7 @@ def _decide_in(
     previous = item.status
     item.status = status
     item.decided_at = now
+    item.updates_since_decision = 0
     item.claimed_by_id = None
     item.lease_expires_at = None
     item.updated_at = now

@@ -97,11 +97,26 @@ def remove_demo(sessions: sessionmaker[Session], *, user: str = DEMO_USER) -> in
         post_ids = [r[0] for r in rows]
         incident_ids = {r[1] for r in rows if r[1] is not None}
         snapshot_ids = {r[2] for r in rows if r[2] is not None}
+        rehome: list[int] = []
         if post_ids:
+            # Real posts that joined a demo incident get incidents and queue items of their own.
+            found = session.exec(select(col(tables.Post.id)).where(
+                col(tables.Post.incident_id).in_(incident_ids),
+                sa.not_(col(tables.Post.external_id).startswith(DEMO_PREFIX))))
+            rehome = [i for i in found if i is not None]
+            if rehome:
+                session.execute(sa.update(tables.Post).where(col(tables.Post.id).in_(rehome)).values(
+                    incident_id=None, join_reason=None, join_score=None, join_post_id=None, join_detail=None))
             item_ids = list(session.exec(select(tables.QueueItem.id).where(sa.or_(
                 col(tables.QueueItem.post_id).in_(post_ids), col(tables.QueueItem.incident_id).in_(incident_ids)))))
             for table in (tables.Alert, tables.Decision):
                 session.execute(sa.delete(table).where(col(table.queue_item_id).in_(item_ids)))
+            session.execute(sa.delete(tables.GroupingCorrection).where(sa.or_(
+                col(tables.GroupingCorrection.queue_item_id).in_(item_ids),
+                col(tables.GroupingCorrection.post_a_id).in_(post_ids),
+                col(tables.GroupingCorrection.post_b_id).in_(post_ids))))
+            session.execute(sa.update(tables.QueueItem).where(col(tables.QueueItem.merged_into_id).in_(item_ids))
+                            .values(merged_into_id=None))
             session.execute(sa.delete(tables.QueueItem).where(col(tables.QueueItem.id).in_(item_ids)))
             session.execute(sa.delete(tables.Classification).where(col(tables.Classification.post_id).in_(post_ids)))
             session.execute(sa.update(tables.Post).where(col(tables.Post.duplicate_of_id).in_(post_ids))
@@ -116,6 +131,7 @@ def remove_demo(sessions: sessionmaker[Session], *, user: str = DEMO_USER) -> in
             kept = set(session.exec(select(tables.Post.snapshot_id).where(
                 col(tables.Post.snapshot_id).in_(snapshot_ids))))
             session.execute(sa.delete(tables.Snapshot).where(col(tables.Snapshot.id).in_(snapshot_ids - kept)))
+        rehomed = _rehome(session, rehome)
         account = session.exec(select(tables.User).where(tables.User.name == user)).first()
         if account is not None:
             session.execute(sa.delete(tables.ApiToken).where(col(tables.ApiToken.user_id) == account.id))
@@ -124,5 +140,28 @@ def remove_demo(sessions: sessionmaker[Session], *, user: str = DEMO_USER) -> in
                 session.add(account)
             else:
                 session.delete(account)
-        record_audit(session, "system", "demo.remove", "post", None, posts=len(post_ids))
+        record_audit(session, "system", "demo.remove", "post", None, posts=len(post_ids), rehomed=rehomed)
         return len(post_ids)
+
+
+def _rehome(session: Session, post_ids: list[int]) -> list[int]:
+    """Each real post an incident of its own and, when its latest verdict flags it, a queue item."""
+    from monitor.review.queue import enqueue
+
+    rehomed = []
+    for post_id in post_ids:
+        post = session.get(tables.Post, post_id)
+        if post is None:
+            continue
+        incident = tables.Incident(first_seen_at=post.published_at, last_seen_at=post.published_at,
+                                   region=post.region, district=post.district, school=post.school)
+        session.add(incident)
+        session.flush()
+        post.incident_id = incident.id
+        session.add(post)
+        verdict = session.exec(select(tables.Classification).where(tables.Classification.post_id == post_id)
+                               .order_by(col(tables.Classification.id).desc())).first()
+        if verdict is not None and verdict.flag:
+            item, _ = enqueue(session, post, verdict, incident)
+            rehomed.append(item.id or 0)
+    return rehomed

@@ -32,6 +32,7 @@ from monitor.core.tables import (
     Alert,
     Classification,
     Decision,
+    GroupingCorrection,
     Incident,
     JobRun,
     Post,
@@ -81,6 +82,9 @@ def _delete_posts(session: Session, post_ids: Sequence[int], report: PurgeReport
     from monitor.ingest.media.retention import delete_post_media
 
     report.add("media_item", delete_post_media(session, post_ids))  # their files go in the media sweep
+    # Grouping corrections about a purged post go with it (revision 0012_grouping).
+    session.execute(sa.delete(GroupingCorrection).where(sa.or_(
+        col(GroupingCorrection.post_a_id).in_(post_ids), col(GroupingCorrection.post_b_id).in_(post_ids))))
     report.add("post", _rowcount(session.execute(sa.delete(Post).where(col(Post.id).in_(post_ids)))))
 
 
@@ -98,6 +102,11 @@ def _purge_items(sessions: sessionmaker[Session], status: str, before: datetime,
                 return
             item_ids = [int(i or 0) for i, _ in rows]
             incident_ids = [int(i) for _, i in rows]
+            # Items merged into these (revision 0012_grouping) go with them: their posts moved here.
+            merged = session.exec(select(col(QueueItem.id), col(QueueItem.incident_id))
+                                  .where(col(QueueItem.merged_into_id).in_(item_ids))).all()
+            item_ids += [int(i or 0) for i, _ in merged]
+            incident_ids += [int(i) for _, i in merged]
             report.add(
                 "alert",
                 _rowcount(session.execute(sa.delete(Alert).where(col(Alert.queue_item_id).in_(item_ids)))),
@@ -108,6 +117,8 @@ def _purge_items(sessions: sessionmaker[Session], status: str, before: datetime,
                     session.execute(sa.delete(Decision).where(col(Decision.queue_item_id).in_(item_ids)))
                 ),
             )
+            session.execute(sa.update(GroupingCorrection).where(col(GroupingCorrection.queue_item_id).in_(item_ids))
+                            .values(queue_item_id=None))
             report.add(
                 f"queue_item_{status}",
                 _rowcount(session.execute(sa.delete(QueueItem).where(col(QueueItem.id).in_(item_ids)))),

@@ -214,3 +214,19 @@ def test_old_critical_items_are_left_to_the_digest(
     add_item(sessions, status="new", created_at=NOW - timedelta(days=3), severity="critical")
     assert send_alerts(sessions, settings, now=NOW).status == "idle"
     assert alerts(sessions) == []
+
+
+def test_a_post_joining_a_confirmed_item_alerts_as_an_update(
+    settings: Settings, sessions: sessionmaker[Session], smtp_server: Callable[..., SmtpServer]
+) -> None:
+    server = smtp_server()
+    settings = alert_settings(settings, server, batch_window_s=0)
+    item_id = add_item(sessions, status="confirmed", created_at=NOW, severity="medium", district="Talgar")
+    with transaction(sessions) as session:
+        item = session.get(QueueItem, item_id)
+        assert item is not None
+        queue.note_new_posts(session, item, [1])
+    result = send_alerts(sessions, settings, now=datetime.now(UTC) + timedelta(seconds=1))
+    assert (result.status, result.sent) == ("sent", 1)
+    [received] = server.inbox.messages
+    assert "новые публикации после решения" in str(received.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]

@@ -26,8 +26,17 @@ from monitor.core.places.names import (
 )
 from monitor.core.places.schools import SchoolMention, find_schools
 
-PLACE_FILES = ("almaty_region.toml", "zhetysu_region.toml", "almaty_city.toml")
-REGIONS = ("Almaty Region", "Zhetysu Region", "Almaty City")
+PLACE_FILES = ("almaty_region.toml", "zhetysu_region.toml", "almaty_city.toml", "kazakhstan.toml")
+# The regions with schools, look-alike blocks and villages (the ministry's own); the default watch list.
+DETAILED_REGIONS = ("Almaty Region", "Zhetysu Region", "Almaty City")
+REGIONS = DETAILED_REGIONS
+# Every region and city of republican significance the gazetteer knows (kazakhstan.toml has the rest).
+ALL_REGIONS = (
+    *DETAILED_REGIONS, "Astana City", "Shymkent City", "Abai Region", "Akmola Region", "Aktobe Region",
+    "Atyrau Region", "East Kazakhstan Region", "Zhambyl Region", "West Kazakhstan Region", "Karaganda Region",
+    "Kostanay Region", "Kyzylorda Region", "Mangystau Region", "Pavlodar Region", "North Kazakhstan Region",
+    "Turkistan Region", "Ulytau Region",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +134,9 @@ class Gazetteer:
     @classmethod
     def load(cls, settings: PlacesSettings, data_dir: Path = DATA_DIR) -> Gazetteer:
         """The gazetteer shipped in monitor/core/places/data, plus the configured known schools."""
-        unknown = set(settings.regions) - set(REGIONS)
+        unknown = set(settings.regions) - set(ALL_REGIONS)
         if unknown:
-            raise ConfigError(f"places.regions: unknown region {min(unknown)!r} (known: {', '.join(REGIONS)})")
+            raise ConfigError(f"places.regions: unknown region {min(unknown)!r} (known: {', '.join(ALL_REGIONS)})")
         rules: list[NameRule] = []
         for name in PLACE_FILES:
             rules += load_place_file(data_dir / name)
@@ -139,7 +148,11 @@ class Gazetteer:
 
     def match(self, text: str) -> list[PlaceMatch]:
         """Places and schools in `text`, best first (most specific, most confident), watched regions only."""
-        return self.analyze(text)[0]
+        return [m for m in self.analyze(text)[0] if m.region is None or m.region in self.regions]
+
+    def is_watched(self, match: PlaceMatch) -> bool:
+        """True when the place lies in a watched region (`[places] regions`)."""
+        return match.region in self.regions
 
     def has_education_context(self, text: str) -> bool:
         """True when the text mentions a school, pupils, teachers, classes or minors (ru/kk/en)."""
@@ -168,13 +181,15 @@ class Gazetteer:
                 else:
                     has_edu = True
                     triggers.append(start)
-        places = _resolve(_drop_blocked(hits, blocked))
+        # Look-alike blocks protect the detailed regions' names; elsewhere the longer name decides.
+        detailed = [h for h in hits if h.target.region in DETAILED_REGIONS]
+        places = _resolve(_drop_blocked(detailed, blocked) + [h for h in hits if h.target.region not in DETAILED_REGIONS])
         nearest = _nearest_place(places)
         schools = [self._school_match(s, nearest(s)) for s in find_schools(norm, text, triggers)] if triggers else []
-        matches = _best_first(
-            [m for m in schools if m.region is None or m.region in self.regions]
-            + [_to_match(h) for h in places if h.target.region in self.regions]
-        )
+        matches = _best_first(schools + [_to_match(h) for h in places])
+        # Watched places first: a post about a Kaskelen school that mentions the ministry in Astana is
+        # about Kaskelen. Unwatched places follow, so a post from elsewhere still gets its real place.
+        matches.sort(key=lambda m: m.region is not None and m.region not in self.regions)
         return matches, has_edu or bool(schools)
 
     def _check(self, text: str, norm: str, start: int, end: int, rule: NameRule) -> _Hit | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,17 @@ from monitor.core.config import Settings
 from monitor.core.errors import ClassifierError
 from monitor.core.places.names import normalize
 from monitor.core.tables import Incident, Post
+from monitor.ingest.incidents.evidence import (
+    Facts,
+    Join,
+    Place,
+    Report,
+    Rules,
+    clash,
+    decide,
+    facts_of,
+    shares_detail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +124,30 @@ class Signature:
     language: str
     place: tuple[str | None, str | None, str | None, str | None]  # region, district, town, school
     embedding: bytes | None
+    places: tuple[Place, ...] = ()
+    facts: Facts = dataclasses.field(default_factory=Facts)
+    cached: Report | None = None  # the decider's view, built once (reset when the embedding is set)
 
     @classmethod
     def of(cls, post: Post) -> Signature:
         """The signature of a post row."""
         tokens = text_tokens(post.text)
+        found = tuple((p.get("region"), p.get("district"), p.get("town")) for p in (post.places or [])
+                      if isinstance(p, dict) and p.get("region"))
+        if not found and post.region:
+            found = ((post.region, post.district, post.town),)
         return cls(post.id or 0, post.incident_id, post.published_at, url_key(post.url), references(post.extras),
                    media_keys(post.media), shingles(tokens), frozenset(t for t in tokens if t.isdigit()),
-                   post.language, (post.region, post.district, post.town, post.school), post.embedding)
+                   post.language, (post.region, post.district, post.town, post.school), post.embedding,
+                   found, facts_of(post.text))
+
+    def report(self) -> Report:
+        """The decider's view of this post."""
+        if self.cached is None:
+            vector = np.frombuffer(self.embedding, dtype="<f4") if self.embedding is not None else None
+            self.cached = Report(self.id, self.published_at, self.url, self.refs, self.media, self.shingles,
+                                 self.places, self.facts, vector)
+        return self.cached
 
     def conflicts(self, other: Signature) -> bool:
         """Each has a number the other lacks."""
@@ -188,16 +216,42 @@ def forget(session: Session) -> None:
     session.info.pop(_INDEX_KEY, None)
 
 
-def _compatible(mine: Signature, theirs: tuple[str | None, str | None, str | None]) -> bool:
-    """No contradiction between the post's place and the incident's (unknown matches anything)."""
-    ours = (mine.place[0], mine.place[1], mine.place[3])
-    return all(not (a and b and a != b) for a, b in zip(ours, theirs, strict=True))
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The incident a post joins, the post it matched and the evidence."""
+
+    incident_id: int
+    post_id: int
+    join: Join
+
+    @property
+    def reason(self) -> str:
+        """The kind of evidence ("link", "media", "text", "semantic", "details")."""
+        return self.join.reason
+
+    @property
+    def score(self) -> float:
+        """The evidence's score (1.0 for a shared link or media file)."""
+        return self.join.score
+
+    def explain(self) -> str:
+        """'same meaning as post 12 (0.88); agrees on school 4, weapon axe, place Petropavl'."""
+        return self.join.explain(self.post_id)
 
 
-def find_incident(
-    session: Session, post: Post, *, settings: Settings, embed: Embed | None = None
-) -> tuple[int, str, float] | None:
-    """The id of the incident this post belongs to, the reason ("repost", "media", "text", "embedding"), the score."""
+_RANK = {"link": 4, "media": 4, "text": 3, "semantic": 2, "details": 1}
+
+
+def rules_of(settings: Settings) -> Rules:
+    """The decider's thresholds from `[places]`."""
+    p = settings.places
+    return Rules(window_h=p.incident_window_h, text_similarity=p.incident_text_similarity,
+                 semantic_similarity=p.incident_embedding_similarity,
+                 strong_semantic_similarity=p.incident_strong_embedding_similarity)
+
+
+def find_incident(session: Session, post: Post, *, settings: Settings, embed: Embed | None = None) -> Found | None:
+    """The incident this post reports, with the evidence; None when no grouped post is the same event."""
     window = timedelta(hours=settings.places.incident_window_h)
     # Saturating arithmetic: a stored post dated at the calendar's edge must not raise here.
     lo, hi = clamp_shift(post.published_at, -window), clamp_shift(post.published_at, window)
@@ -208,61 +262,52 @@ def find_incident(
     if len(candidates) > settings.places.incident_max_candidates:
         candidates.sort(key=lambda s: s.published_at, reverse=True)
         candidates = candidates[: settings.places.incident_max_candidates]
+    rules = rules_of(settings)
     mine = Signature.of(post)
+    ours = mine.report()
+    joins: list[tuple[Signature, Join]] = []
+    undecided: list[Signature] = []
     for c in candidates:
-        if c.url in mine.refs or mine.url in c.refs:
-            return c.incident_id or 0, "repost", 1.0
-        if mine.media & c.media:
-            return c.incident_id or 0, "media", 1.0
-    best: tuple[int, str, float] | None = None
-    rest: list[Signature] = []
-    for c in candidates:
-        if not _compatible(mine, index.places.get(c.incident_id or 0, (None, None, None))) or mine.conflicts(c):
-            continue
-        score = containment(mine.shingles, c.shingles)
-        if score >= settings.places.incident_text_similarity:
-            if best is None or score > best[2]:
-                best = (c.incident_id or 0, "text", score)
-        elif c.language != mine.language and mine.same_place(c):
-            # Embeddings only across languages and for posts that name the same place: within one
-            # language two fights at one school score as high as a translation (0.91 against 0.85 on
-            # the bundled encoder), and the words tell them apart.
-            rest.append(c)
-    if best is not None or embed is None or not rest:
-        return best
-    return _by_embedding(session, post, mine, rest, embed, settings.places.incident_embedding_similarity)
+        theirs = c.report()
+        join = decide(ours, theirs, rules)
+        if join is not None:
+            joins.append((c, join))
+        elif embed is not None and (ours.embedding is None or theirs.embedding is None) \
+                and shares_detail(ours, theirs) and not clash(ours, theirs):
+            undecided.append(c)  # only the encoder can still join these: ask it for them alone
+    if undecided and embed is not None and _embed(session, post, mine, undecided, embed):
+        ours = mine.report()
+        for c in undecided:
+            join = decide(ours, c.report(), rules)
+            if join is not None:
+                joins.append((c, join))
+    joins.sort(key=lambda cj: (_RANK.get(cj[1].reason, 0), cj[1].score), reverse=True)
+    for c, join in joins:
+        incident = c.incident_id or 0
+        # Every other post of that incident must not contradict this one (another school, another weapon).
+        others = [o for o in candidates if o.incident_id == incident and o.id != c.id]
+        if join.reason in ("link", "media") or not any(clash(ours, o.report()) for o in others):
+            return Found(incident, c.id, join)
+    return None
 
 
-def _by_embedding(
-    session: Session, post: Post, mine: Signature, rest: list[Signature], embed: Embed, threshold: float
-) -> tuple[int, str, float] | None:
-    """The most similar candidate by the encoder, at or above the threshold; embeddings are stored."""
+def _embed(session: Session, post: Post, mine: Signature, rest: list[Signature], embed: Embed) -> bool:
+    """Fill in the missing embeddings of the post and the candidates (stored with the posts); False on failure."""
     todo = [(post, mine)] if post.embedding is None else []
     for c in rest:
         if c.embedding is None:
             row = session.get(Post, c.id)
             if row is not None:
                 todo.append((row, c))
-    if todo:
-        try:
-            vectors = np.asarray(embed([row.text for row, _ in todo]), dtype="<f4")
-        except (ClassifierError, RuntimeError, ValueError) as e:
-            log.warning("incident grouping without embeddings: %s", e)
-            return None
-        for (row, sig), vector in zip(todo, vectors, strict=True):
-            row.embedding = sig.embedding = vector.tobytes()
-            session.add(row)
-    if post.embedding is None:
-        return None
-    ours = np.frombuffer(post.embedding, dtype="<f4")
-    best: tuple[int, str, float] | None = None
-    for c in rest:
-        if c.embedding is None:
-            continue
-        theirs = np.frombuffer(c.embedding, dtype="<f4")
-        if theirs.shape != ours.shape:
-            continue
-        score = float(np.dot(ours, theirs))
-        if score >= threshold and (best is None or score > best[2]):
-            best = (c.incident_id or 0, "embedding", score)
-    return best
+    if not todo:
+        return True
+    try:
+        vectors = np.asarray(embed([row.text for row, _ in todo]), dtype="<f4")
+    except (ClassifierError, RuntimeError, ValueError) as e:
+        log.warning("incident grouping without embeddings: %s", e)
+        return False
+    for (row, sig), vector in zip(todo, vectors, strict=True):
+        row.embedding = sig.embedding = vector.tobytes()
+        sig.cached = None
+        session.add(row)
+    return True

@@ -30,7 +30,10 @@ def assign_incident(session: Session, post_row: Post, *, settings: Settings, emb
         if existing is not None:
             return existing
     found = find_incident(session, post_row, settings=settings, embed=embed)
-    incident = session.get(Incident, found[0]) if found is not None else None
+    incident = session.get(Incident, found.incident_id) if found is not None else None
+    if incident is not None and found is not None:
+        post_row.join_reason, post_row.join_score = found.reason, found.score
+        post_row.join_post_id, post_row.join_detail = found.post_id, found.explain()[:2000]
     if incident is None:
         incident = Incident(first_seen_at=post_row.published_at, last_seen_at=post_row.published_at,
                             region=post_row.region, district=post_row.district, school=post_row.school)
@@ -101,6 +104,15 @@ def _split(session: Session, user: User, queue_item_id: int, post_ids: Sequence[
 
     record_audit(session, user.name, "incident.split", "queue_item", new_item.id, from_queue_item=item.id,
                  from_incident=old.id, incident=new.id, post_ids=sorted(wanted))
+    for p in moving:
+        p.join_reason = p.join_detail = None
+        p.join_score = None
+        p.join_post_id = None
+        session.add(p)
+    from monitor.ingest.incidents.corrections import record_pairs
+
+    record_pairs(session, user.name, "split", False, [p.id or 0 for p in moving], [p.id or 0 for p in staying],
+                 queue_item_id=item.id)
     return new_item
 
 

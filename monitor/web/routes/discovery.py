@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from monitor.core.vocab import Role
 from monitor.ingest.discovery import config_entry, decide, decisions, suggest
 from monitor.web.render import flash, page
 from monitor.web.security import Actor, require
@@ -15,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/admin/suggestions")
-def suggestions_view(request: Request, actor: Annotated[Actor, Depends(require("admin"))],
+def suggestions_view(request: Request, actor: Annotated[Actor, Depends(require(Role.ADMIN))],
                      days: int = 90) -> Response:
     """Ranked suggestions and the decisions taken so far."""
     web = request.app.state.web
@@ -27,7 +28,7 @@ def suggestions_view(request: Request, actor: Annotated[Actor, Depends(require("
 
 
 @router.post("/admin/suggestions")
-def decide_suggestion(request: Request, actor: Annotated[Actor, Depends(require("admin"))],
+def decide_suggestion(request: Request, actor: Annotated[Actor, Depends(require(Role.ADMIN))],
                       platform: Annotated[str, Form(max_length=40)], handle: Annotated[str, Form(max_length=200)],
                       action: Annotated[str, Form()], score: Annotated[float, Form()] = 0.0,
                       flagged_posts: Annotated[int, Form()] = 0) -> Response:

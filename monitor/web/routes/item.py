@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from monitor.core import tables
 from monitor.core.audit import record_audit
 from monitor.core.db import transaction
-from monitor.core.errors import NotFound, QueueError
+from monitor.core.errors import InputError, NotFound, QueueError
 from monitor.core.vocab import FINAL_STATUSES, Role, Status
+from monitor.ingest.incidents.corrections import merge_items
 from monitor.ingest.incidents.store import split_incident
 from monitor.ingest.media.evidence import item_media
 from monitor.review.detail import load_item, snapshot_text
-from monitor.review.queue import add_note, claim, decide, release
+from monitor.review.queue import add_note, claim, decide, release, reopen
 from monitor.web.render import flash, highlight, page
 from monitor.web.security import Actor, require
 
@@ -134,3 +135,28 @@ def split_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(r
     except QueueError as e:
         return _refused(request, item_id, e)
     return _done(request, item_id, f"{len(post_ids)} post(s) split into item {new_item.id}")
+
+
+@router.post("/items/{item_id}/merge")
+def merge_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
+               other_ids: Annotated[str, Form(max_length=1000)]) -> Response:
+    """Merge the named items (the same event) into this one; their posts move here."""
+    try:
+        ids = [int(x) for x in other_ids.replace(",", " ").split()]
+    except ValueError:
+        raise InputError("item numbers only, e.g. 12 15") from None
+    try:
+        target = merge_items(request.app.state.web.sessions, actor.user, item_id, ids)
+    except QueueError as e:
+        return _refused(request, item_id, e)
+    return _done(request, item_id, f"merged {', '.join(map(str, ids))} into item {item_id} ({target.post_count} posts)")
+
+
+@router.post("/items/{item_id}/reopen")
+def reopen_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> Response:
+    """Put a decided item back in the open queue."""
+    try:
+        reopen(request.app.state.web.sessions, actor.user, item_id)
+    except QueueError as e:
+        return _refused(request, item_id, e)
+    return _done(request, item_id, f"item {item_id} reopened")

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import NotFound
+from monitor.core.vocab import Role
 from monitor.ingest.media.archive import ArchiveError, DiskArchive
 from monitor.ingest.media.evidence import frame_sha, media_of_item
 from monitor.web.security import Actor, require
@@ -34,7 +35,7 @@ def _jpeg(body: bytes) -> Response:
 
 @router.get("/items/{item_id}/media/{media_id}/thumb.jpg")
 def thumb_view(item_id: int, media_id: int, request: Request,
-               actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+               actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """The thumbnail (first keyframe) of an archived photo or video; the view is audited."""
     with transaction(request.app.state.web.sessions) as session:
         media = media_of_item(session, item_id, media_id)
@@ -48,7 +49,7 @@ def thumb_view(item_id: int, media_id: int, request: Request,
 
 @router.get("/items/{item_id}/media/{media_id}/frames/{idx}.jpg")
 def frame_view(item_id: int, media_id: int, idx: int, request: Request,
-               actor: Annotated[Actor, Depends(require("viewer"))]) -> Response:
+               actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """One keyframe of the strip; the view is audited."""
     with transaction(request.app.state.web.sessions) as session:
         media = media_of_item(session, item_id, media_id)
@@ -60,7 +61,7 @@ def frame_view(item_id: int, media_id: int, idx: int, request: Request,
 
 @router.get("/items/{item_id}/media/{media_id}/file")
 def download_view(item_id: int, media_id: int, request: Request,
-                  actor: Annotated[Actor, Depends(require("moderator"))]) -> Response:
+                  actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> Response:
     """The archived original as an attachment (never rendered inline by the browser); audited."""
     with transaction(request.app.state.web.sessions) as session:
         media = media_of_item(session, item_id, media_id)
