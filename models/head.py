@@ -35,6 +35,13 @@ class Head:
     l2: float
     hidden_weight: np.ndarray | None = None  # (hidden, features) when the head has a hidden layer
     hidden_bias: np.ndarray | None = None
+    thresholds: np.ndarray | None = None  # (len(CATEGORIES),) per-category decision thresholds; None = 0.5 each
+
+    def category_thresholds(self) -> dict[str, float]:
+        """Each category's decision threshold on its calibrated probability (0.5 for heads that have none)."""
+        if self.thresholds is None:
+            return {c: 0.5 for c in CATEGORIES}
+        return {c: float(t) for c, t in zip(CATEGORIES, self.thresholds)}
 
     @property
     def kind(self) -> str:
@@ -64,7 +71,8 @@ class Head:
                 "mean": r(self.mean), "std": r(self.std), "weight": r(self.weight), "bias": r(self.bias),
                 "platt": r(self.platt),
                 **({"hidden_weight": r(self.hidden_weight), "hidden_bias": r(self.hidden_bias)}
-                   if self.hidden_weight is not None and self.hidden_bias is not None else {})}
+                   if self.hidden_weight is not None and self.hidden_bias is not None else {}),
+                **({"category_thresholds": r(self.thresholds)} if self.thresholds is not None else {})}
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -104,7 +112,12 @@ def load_head(directory: Path) -> Head:
             platt=np.asarray(data["platt"], dtype=np.float64), l2=float(data["l2"]),
             hidden_weight=np.asarray(data["hidden_weight"], dtype=np.float64) if "hidden_weight" in data else None,
             hidden_bias=np.asarray(data["hidden_bias"], dtype=np.float64) if "hidden_bias" in data else None,
+            thresholds=(np.asarray(data["category_thresholds"], dtype=np.float64)
+                        if "category_thresholds" in data else None),
         )
+        if head.thresholds is not None and (head.thresholds.shape != (len(CATEGORIES),)
+                                            or not np.all((head.thresholds > 0) & (head.thresholds < 1))):
+            raise ValueError("category thresholds must be one number in (0, 1) per category")
         width = head.dim * len(head.layers) + len(SIGNALS)
         inner = width
         if head.hidden_weight is not None:

@@ -16,6 +16,32 @@ CATEGORIES: tuple[str, ...] = (
     "threat_weapon",
 )
 SEVERITIES: tuple[str, ...] = ("none", "low", "medium", "high", "critical")
+# The queue's one "category" is the most specific one present (models/MODEL_CARD.md, labelling rules): it decides
+# the route (police, district education office, psychologist, ombudsman), so a teacher hitting a pupil is
+# teacher_misconduct, not the physical_violence that also applies.
+PRIMARY_ORDER: tuple[str, ...] = (
+    "sexual_misconduct",
+    "teacher_misconduct",
+    "threat_weapon",
+    "extortion",
+    "cyberbullying",
+    "bullying",
+    "physical_violence",
+)
+
+
+def primary_category(categories: Mapping[str, float], thresholds: Mapping[str, float] | None = None,
+                     default: float = 0.5) -> str | None:
+    """The most specific category whose probability reaches its threshold; else the one closest to its threshold."""
+    limit = {c: (thresholds or {}).get(c, default) for c in categories}
+    present = [c for c in PRIMARY_ORDER if c in categories and categories[c] >= limit[c]]
+    if present:
+        return present[0]
+    if not categories:
+        return None
+    # Nothing reaches its threshold (a flagged post the category heads do not recognise): the nearest one.
+    return max(categories, key=lambda c: (categories[c] / max(limit[c], 1e-6), -PRIMARY_ORDER.index(c)
+                                          if c in PRIMARY_ORDER else 0))
 
 
 def severity_rank(severity: str) -> int:
