@@ -318,7 +318,9 @@ class Pipeline:
             post.incident_id = incident.id
             session.add(post)
             session.flush()
-        _, created = enqueue(session, post, classification, incident)
+        # The model's own per-category thresholds (calibrated heads carry them), else 0.5 each.
+        thresholds = getattr(self.classifier, "category_thresholds", None)
+        _, created = enqueue(session, post, classification, incident, thresholds)
         return int(created)
 
     # -- backlog -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from monitor.classifier import severity_rank
+from monitor.classifier import PRIMARY_ORDER, primary_category, severity_rank
 from monitor.db import transaction
 from monitor.errors import InputError, NotFound, QueueError
 from monitor.tables import (
@@ -123,13 +123,20 @@ def _get_for_update(session: Session, item_id: int) -> QueueItem:
 
 
 def enqueue(
-    session: Session, post: Post, classification: Classification, incident: Incident
+    session: Session, post: Post, classification: Classification, incident: Incident,
+    category_thresholds: Mapping[str, float] | None = None,
 ) -> tuple[QueueItem, bool]:
     """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new."""
     item = session.exec(_locked(session, select(QueueItem).where(QueueItem.incident_id == incident.id))).first()
     rank = severity_rank(classification.severity)
+    limits = category_thresholds or {}
     cats = sorted(classification.categories.items(), key=lambda kv: kv[1], reverse=True)
-    top = [name for name, score in cats if score >= 0.5] or [name for name, _ in cats[:1]]
+    present = [name for name, score in cats if score >= limits.get(name, 0.5)]
+    # The item's category is the most specific one present (teacher_misconduct over the physical_violence that
+    # also applies): it decides the route. The list keeps every category present, most specific first.
+    primary = primary_category(classification.categories, limits)
+    top = sorted(present, key=lambda c: PRIMARY_ORDER.index(c) if c in PRIMARY_ORDER else len(PRIMARY_ORDER)) \
+        or ([primary] if primary else [])
     if item is None:
         item = QueueItem(
             incident_id=incident.id or 0,
@@ -137,7 +144,7 @@ def enqueue(
             severity=classification.severity,
             severity_rank=rank,
             score=classification.score,
-            category=top[0] if top else None,
+            category=primary,
             categories=top,
             model_version=classification.model_version,
             region=post.region or incident.region,

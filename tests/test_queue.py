@@ -160,3 +160,31 @@ def test_severity_filter_means_at_least(sessions):
     assert claim_next(sessions, mod, filters=QueueFilter(severity="high")).id == ids[3]
     assert claim_next(sessions, mod, filters=QueueFilter(severity="high")).id == ids[2]
     assert claim_next(sessions, mod, filters=QueueFilter(severity="high")) is None
+
+
+def test_enqueue_takes_the_most_specific_category(sessions) -> None:
+    # A teacher slapping a pupil scores higher on physical_violence, but the route is the education office.
+    from monitor.db import transaction
+    from monitor.queue import enqueue
+    from monitor.tables import Classification, Incident
+    from monitor.tables import Post as PostRow
+    from tests.helpers import BASE_TIME
+
+    with transaction(sessions) as session:
+        incident = Incident(district="Talgar")
+        session.add(incident)
+        session.flush()
+        post = PostRow(platform="test", external_id="teacher", url="https://example.org/t", text="t",
+                       published_at=BASE_TIME, content_key="teacher", incident_id=incident.id)
+        session.add(post)
+        session.flush()
+        verdict = Classification(post_id=post.id or 0, model_version="m", score=0.93, flag=True, severity="high",
+                                 categories={"physical_violence": 0.96, "teacher_misconduct": 0.41, "bullying": 0.2})
+        session.add(verdict)
+        session.flush()
+        item, created = enqueue(session, post, verdict, incident, {"teacher_misconduct": 0.35})
+        assert created and item.category == "teacher_misconduct"
+        assert item.categories == ["teacher_misconduct", "physical_violence"]
+        # With the default 0.5 thresholds teacher_misconduct (0.41) is absent: physical_violence is the category.
+        from monitor.classifier import primary_category
+        assert primary_category(dict(verdict.categories)) == "physical_violence"

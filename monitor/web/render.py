@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from monitor.web.security import csrf_token
+from monitor.confidence import confidence_band
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -100,6 +101,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env.filters["local"] = local
     env.filters["safe_url"] = safe_url
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
+    env.filters["band"] = confidence_band
     env.globals["dismiss_reasons"] = DISMISS_REASONS
     env.globals["timezone_name"] = timezone
     return Jinja2Templates(env=env)
