@@ -58,6 +58,7 @@ class TransformerClassifier:
         self.category_threshold = settings.category_threshold
         self.recheck_margin = settings.bf16_recheck_margin
         self.rules = rules or rules_from_config(settings.severity_rules)
+        self._category_thresholds = head.category_thresholds()
 
     @property
     def version(self) -> str:
@@ -67,7 +68,7 @@ class TransformerClassifier:
     @property
     def category_thresholds(self) -> dict[str, float]:
         """Each category's decision threshold on its calibrated probability (chosen on dev by `monitor train`)."""
-        return self.head.category_thresholds()
+        return dict(self._category_thresholds)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) L2-normalized e5 'passage: ' embeddings (cross-lingual near-duplicate detection uses these)."""
@@ -122,7 +123,7 @@ class TransformerClassifier:
     def _signals(self, item: ClassifyItem, hits: Sequence[lexicon.Hit], cats: dict[str, float]) -> set[str]:
         found = lexicon.signals_of(hits)
         signals: set[str] = {s for s in ("injury", "crowd") if s in found}
-        limits = self.category_thresholds
+        limits = self._category_thresholds
         if "threat_weapon" in found or cats["threat_weapon"] >= limits["threat_weapon"]:
             signals.add("weapon")
         if cats["sexual_misconduct"] >= limits["sexual_misconduct"]:
