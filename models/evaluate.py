@@ -63,9 +63,9 @@ def real_metrics(head: Head, x: np.ndarray, examples: Sequence[Example], thresho
 def summary_lines(title: str, m: Mapping[str, Any]) -> list[str]:
     """A short readable summary of `evaluate_probabilities` output."""
     o = m["overall"]
-    lines = [f"{title}: flag F1 {o['f1']:.3f} (P {o['precision']:.3f} R {o['recall']:.3f}, n={o['n']}, "
-             f"pos={o['positives']}), AUC {o['roc_auc'] or 0:.3f}, ECE {m['ece']:.3f}, category ECE "
-             f"{m['category_ece']:.3f}"]
+    lines = [(f"{title}: flag F1 {o['f1']:.3f} (P {o['precision']:.3f} R {o['recall']:.3f}, n={o['n']}, "
+              f"pos={o['positives']}), AUC {o['roc_auc'] or 0:.3f}, ECE {m['ece']:.3f}, category ECE "
+              f"{m['category_ece']:.3f}")]
     for lang, v in m["by_language"].items():
         lines.append(f"  lang={lang:<9} F1 {v['f1']:.3f}  P {v['precision']:.3f}  R {v['recall']:.3f}  "
                      f"(n={v['n']}, pos={v['positives']})")

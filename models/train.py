@@ -18,6 +18,7 @@ from models import lexicon
 from models.baseline import PrototypeBaseline
 from models.dataset import Example, labels
 from models.encoder import Encoder
+from models.evaluate import real_metrics
 from models.head import (
     OUTPUTS,
     Head,
@@ -29,7 +30,6 @@ from models.head import (
     recalibrate,
     save_head,
 )
-from models.evaluate import real_metrics
 from models.metrics import report
 from models.registry import CURRENT, current_version, promote, read_metrics, write_metrics
 from models.romanized import for_encoder

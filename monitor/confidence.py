@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 # Lower bounds, highest first. The scores are calibrated on held-out data (models/MODEL_CARD.md, "Calibration"),
 # so "likely" means roughly 8 in 10 such posts are real incidents; two decimals of a probability promise more
 # precision than the model has.
@@ -16,7 +18,7 @@ BANDS: tuple[tuple[float, str], ...] = (
 
 def confidence_band(probability: float | None) -> str:
     """The band label of a calibrated probability ('—' when there is none)."""
-    if probability is None or probability != probability:  # None or NaN
+    if probability is None or math.isnan(probability):
         return "—"
     for low, label in BANDS:
         if probability >= low:
