@@ -48,11 +48,17 @@ class TransformerClassifier:
         self.category_threshold = settings.category_threshold
         self.recheck_margin = settings.bf16_recheck_margin
         self.rules = rules or rules_from_config(settings.severity_rules)
+        self._category_thresholds = head.category_thresholds()
 
     @property
     def version(self) -> str:
         """The trained head's version, e.g. 'e5s-lr-2026...'."""
         return self.head.version
+
+    @property
+    def category_thresholds(self) -> dict[str, float]:
+        """Each category's decision threshold on its calibrated probability (chosen on dev by `monitor train`)."""
+        return dict(self._category_thresholds)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) L2-normalized e5 'passage: ' embeddings (cross-lingual near-duplicate detection uses these)."""
@@ -107,9 +113,10 @@ class TransformerClassifier:
     def _signals(self, item: ClassifyItem, hits: Sequence[lexicon.Hit], cats: dict[str, float]) -> set[str]:
         found = lexicon.signals_of(hits)
         signals: set[str] = {s for s in ("injury", "crowd") if s in found}
-        if "threat_weapon" in found or cats["threat_weapon"] >= self.category_threshold:
+        limits = self._category_thresholds
+        if "threat_weapon" in found or cats["threat_weapon"] >= limits["threat_weapon"]:
             signals.add("weapon")
-        if cats["sexual_misconduct"] >= self.category_threshold:
+        if cats["sexual_misconduct"] >= limits["sexual_misconduct"]:
             signals.add("sexual")
         if item.has_video or "video" in found:
             signals.add("video")

@@ -35,6 +35,13 @@ class Head:
     l2: float
     hidden_weight: np.ndarray | None = None  # (hidden, features) when the head has a hidden layer
     hidden_bias: np.ndarray | None = None
+    thresholds: np.ndarray | None = None  # (len(CATEGORIES),) per-category decision thresholds; None = 0.5 each
+
+    def category_thresholds(self) -> dict[str, float]:
+        """Each category's decision threshold on its calibrated probability (0.5 for heads that have none)."""
+        if self.thresholds is None:
+            return dict.fromkeys(CATEGORIES, 0.5)
+        return {c: float(t) for c, t in zip(CATEGORIES, self.thresholds, strict=True)}
 
     @property
     def kind(self) -> str:
@@ -64,7 +71,8 @@ class Head:
                 "mean": r(self.mean), "std": r(self.std), "weight": r(self.weight), "bias": r(self.bias),
                 "platt": r(self.platt),
                 **({"hidden_weight": r(self.hidden_weight), "hidden_bias": r(self.hidden_bias)}
-                   if self.hidden_weight is not None and self.hidden_bias is not None else {})}
+                   if self.hidden_weight is not None and self.hidden_bias is not None else {}),
+                **({"category_thresholds": r(self.thresholds)} if self.thresholds is not None else {})}
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -104,7 +112,12 @@ def load_head(directory: Path) -> Head:
             platt=np.asarray(data["platt"], dtype=np.float64), l2=float(data["l2"]),
             hidden_weight=np.asarray(data["hidden_weight"], dtype=np.float64) if "hidden_weight" in data else None,
             hidden_bias=np.asarray(data["hidden_bias"], dtype=np.float64) if "hidden_bias" in data else None,
+            thresholds=(np.asarray(data["category_thresholds"], dtype=np.float64)
+                        if "category_thresholds" in data else None),
         )
+        if head.thresholds is not None and (head.thresholds.shape != (len(CATEGORIES),)
+                                            or not np.all((head.thresholds > 0) & (head.thresholds < 1))):
+            raise ValueError("category thresholds must be one number in (0, 1) per category")
         width = head.dim * len(head.layers) + len(SIGNALS)
         inner = width
         if head.hidden_weight is not None:
@@ -244,3 +257,40 @@ def calibration_loss(head: Head, x_cal: np.ndarray, y_cal: np.ndarray) -> float:
     p = head.probabilities(x_cal)[:, 0]
     y = y_cal[:, 0]
     return float(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
+
+
+THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
+
+
+def choose_thresholds(probs: np.ndarray, y: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Per category, the grid threshold with the best F1 on the flagged rows (ties: the one nearest 0.5)."""
+    rows = flags > 0
+    out = np.full(probs.shape[1], 0.5)
+    for j in range(probs.shape[1]):
+        p, t = probs[rows, j], y[rows, j] > 0
+        if not t.any():
+            continue
+        best = (-1.0, 0.0)
+        for th in THRESHOLD_GRID:
+            pred = p >= th
+            tp = float(np.sum(pred & t))
+            f1 = 2 * tp / (pred.sum() + t.sum()) if pred.sum() + t.sum() else 0.0
+            key = (round(f1, 9), -abs(th - 0.5))
+            if key > best:
+                best = key
+                out[j] = th
+    return out
+
+
+def recalibrate(head: Head, x: np.ndarray, y: np.ndarray) -> Head:
+    """The same weights with Platt scaling refitted on (x, y) and per-category thresholds chosen there.
+
+    `monitor train` passes the synthetic dev split: new wording, so its errors look more like real posts'
+    than the calibration split's (which shares train's templates and made every score 1.00).
+    """
+    from dataclasses import replace
+
+    logits = head.logits(x)
+    platt = fit_platt(logits, y)
+    probs = 1.0 / (1.0 + np.exp(-np.clip(logits * platt[:, 0] + platt[:, 1], -60, 60)))
+    return replace(head, platt=platt, thresholds=choose_thresholds(probs[:, 1:], y[:, 1:], y[:, 0]))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from models.dataset import Example
+from monitor.core.classification import primary_category
 from monitor.core.vocab import CATEGORIES
 
 
@@ -106,3 +107,60 @@ def format_report(title: str, result: dict[str, Any]) -> str:
     lines.append(f"  precision at recall>=0.90: {par['precision']:.3f} "
                  f"(recall {par['recall']:.3f}, threshold {par['threshold']:.3f})")
     return "\n".join(lines)
+
+
+def reliability(labels: Sequence[int], probs: Sequence[float], bins: int = 10) -> list[dict[str, float]]:
+    """Equal-width probability bins: count, mean predicted probability and observed rate of each non-empty bin."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out.append({"low": b / bins, "high": (b + 1) / bins, "n": int(mask.sum()),
+                        "mean_prob": float(p[mask].mean()), "observed": float(y[mask].mean())})
+    return out
+
+
+def ece(labels: Sequence[int], probs: Sequence[float], bins: int = 10) -> float:
+    """Expected calibration error: bin-size-weighted |mean probability - observed rate| over equal-width bins."""
+    n = len(labels)
+    if not n:
+        return 0.0
+    return float(sum(b["n"] * abs(b["mean_prob"] - b["observed"]) for b in reliability(labels, probs, bins)) / n)
+
+
+def argmax_category(categories: Mapping[str, float], thresholds: Mapping[str, float] | None = None) -> str | None:
+    """The queue's rule before issue 14: the highest-probability category, whatever its specificity."""
+    return max(categories, key=lambda c: categories[c]) if categories else None
+
+
+def category_report(examples: Sequence[Example], flags: Sequence[bool], category_probs: Sequence[Mapping[str, float]],
+                    thresholds: Mapping[str, float] | None = None, rule: str = "primary") -> dict[str, Any]:
+    """Top-1 accuracy of the queue's category (rule "primary": the most specific one present; "argmax": the
+    highest probability) against the gold primary category, on the positives the model flags, per gold category."""
+    choose = primary_category if rule == "primary" else argmax_category
+    per: dict[str, dict[str, int]] = {c: {"n": 0, "correct": 0} for c in CATEGORIES}
+    confusion: dict[str, dict[str, int]] = {}
+    n = correct = 0
+    all_n = all_correct = 0
+    for e, flag, probs in zip(examples, flags, category_probs, strict=True):
+        gold = primary_category(dict.fromkeys(e.categories, 1.0)) if e.flag and e.categories else None
+        if gold is None:
+            continue
+        predicted = choose(probs, thresholds)
+        all_n += 1
+        all_correct += int(predicted == gold)
+        if not flag:
+            continue
+        n += 1
+        correct += int(predicted == gold)
+        per[gold]["n"] += 1
+        per[gold]["correct"] += int(predicted == gold)
+        row = confusion.setdefault(gold, {})
+        row[str(predicted)] = row.get(str(predicted), 0) + 1
+    by_cat = {c: {**v, "accuracy": v["correct"] / v["n"] if v["n"] else None} for c, v in per.items()}
+    return {"flagged_positives": n, "top1_accuracy": correct / n if n else None,
+            "all_positives": all_n, "top1_accuracy_all_positives": all_correct / all_n if all_n else None,
+            "by_category": by_cat, "confusion": confusion}

@@ -18,6 +18,7 @@ from models import lexicon
 from models.baseline import PrototypeBaseline
 from models.dataset import Example, labels
 from models.encoder import Encoder
+from models.evaluate import real_metrics
 from models.head import (
     OUTPUTS,
     Head,
@@ -26,6 +27,7 @@ from models.head import (
     calibration_loss,
     features,
     load_head,
+    recalibrate,
     save_head,
 )
 from models.metrics import report
@@ -143,6 +145,20 @@ def baseline_report(encoder: Encoder, cache: EmbeddingCache, examples: Sequence[
     return report(examples, baseline.scores_of(embeddings).tolist(), 0.5)
 
 
+def is_not_worse_real(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
+    """Promotion rule on the real held-out set: flag F1 not below the current model's, overall and per language."""
+    n, o = new["overall"], old["overall"]
+    if n["f1"] + 1e-9 < o["f1"]:
+        return False, f"real flag F1 {n['f1']:.4f} < current {o['f1']:.4f}"
+    for lang, m in new["by_language"].items():
+        before = old["by_language"].get(lang)
+        if before and before["positives"] and m["f1"] + 1e-9 < before["f1"]:
+            return False, f"real flag F1 for {lang} {m['f1']:.4f} < current {before['f1']:.4f}"
+    acc, old_acc = new["categories"]["top1_accuracy"] or 0.0, old["categories"]["top1_accuracy"] or 0.0
+    return True, (f"real flag F1 {n['f1']:.4f} >= current {o['f1']:.4f} overall and per language; "
+                  f"category top-1 {acc:.3f} (current {old_acc:.3f})")
+
+
 def _is_not_worse(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
     n, o = new["overall"], old["overall"]
     if n["f1"] + 1e-9 < o["f1"]:
@@ -154,17 +170,20 @@ def _is_not_worse(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
 
 def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequence[Example],
           dev_examples: Sequence[Example], root: Path, *, extra: Sequence[Example] = (),
-          data_note: str = "", progress: Progress | None = None, force: bool = False) -> TrainResult:
-    """Fit a new head version under `root`; make it current unless it is worse on dev than the current one."""
-    dev_ids = {e.text for e in dev_examples}
-    pool = [*train_examples, *(e for e in extra if e.text not in dev_ids)]
+          data_note: str = "", progress: Progress | None = None, force: bool = False,
+          real_examples: Sequence[Example] = ()) -> TrainResult:
+    """Fit a new head version under `root`, calibrate it on dev; make it current unless it is worse than the
+    current one on the real held-out set (`real_examples`; on dev when none are given)."""
+    held_out = {e.text for e in dev_examples} | {e.text for e in real_examples}
+    pool = [*train_examples, *(e for e in extra if e.text not in held_out)]
     fit, cal = split_calibration(pool)
     if not fit or not cal or len({e.flag for e in fit}) < 2 or len({e.flag for e in cal}) < 2:
         raise InputError("training data needs both flagged and unflagged examples (at least a few of each)")
     cache = EmbeddingCache(encoder, Path(settings.cache_dir), HEAD_LAYERS)
-    everything = [*fit, *cal, *dev_examples]
+    everything = [*fit, *cal, *dev_examples, *real_examples]
     x_all = head_features(cache, everything, progress)
-    x_fit, x_cal, x_dev = x_all[:len(fit)], x_all[len(fit):len(fit) + len(cal)], x_all[len(fit) + len(cal):]
+    a, b, c = len(fit), len(fit) + len(cal), len(fit) + len(cal) + len(dev_examples)
+    x_fit, x_cal, x_dev, x_real = x_all[:a], x_all[a:b], x_all[b:c], x_all[c:]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     y_fit, y_cal = targets(fit), targets(cal)
     linear = build_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, x_fit, y_fit, x_cal, y_cal)
@@ -172,6 +191,8 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
     # Chosen on the calibration split (never dev): the lower calibrated flag log loss wins.
     candidates = {h.kind: (calibration_loss(h, x_cal, y_cal), h) for h in (linear, mlp)}
     head = min(candidates.values(), key=lambda c: c[0])[1]
+    # Calibrated and thresholded on dev (new wording), never on the real set: the real set only judges.
+    head = recalibrate(head, x_dev, targets(dev_examples))
     digest = hashlib.sha256(json.dumps(head.to_json(), sort_keys=True).encode()).hexdigest()[:8]
     version = f"e5s-{head.kind}-{stamp}-{digest}"
     head = dataclasses.replace(head, version=version)
@@ -186,8 +207,12 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
                                               "fit": len(fit), "calibration": len(cal), "dev": len(dev_examples),
                                               "note": data_note},
         "dev": evaluate_head(head, x_dev, dev_examples, settings),
+        "dev_note": "dev is also the calibration and category-threshold split (Platt refitted there)",
+        "category_thresholds": head.category_thresholds(),
         "baseline_dev": baseline_report(encoder, cache, dev_examples),
     }
+    if real_examples:
+        metrics["real"] = real_metrics(head, x_real, real_examples, settings.threshold)
     directory = root / version
     save_head(head, directory)
     write_metrics(directory, metrics)
@@ -201,7 +226,11 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
             reason = f"current model unusable ({e})"
         else:
             if old.dim == head.dim and old.encoder == head.encoder and old.layers == head.layers:
-                promoted, reason = _is_not_worse(metrics["dev"], evaluate_head(old, x_dev, dev_examples, settings))
+                if real_examples:
+                    metrics["real_current"] = real_metrics(old, x_real, real_examples, settings.threshold)
+                    promoted, reason = is_not_worse_real(metrics["real"], metrics["real_current"])
+                else:
+                    promoted, reason = _is_not_worse(metrics["dev"], evaluate_head(old, x_dev, dev_examples, settings))
             else:
                 reason = "current model was trained for another encoder or feature layout"
     if force and not promoted:

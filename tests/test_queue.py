@@ -178,3 +178,31 @@ def test_claim_next_audits_the_previous_holder_on_both_databases(sessions):
     details = _claim_details(sessions, item)
     assert [d["previous_holder"] for d in details] == [None, mod.id]
     assert all(isinstance(d["lease_expires_at"], str) for d in details)
+
+
+def test_enqueue_takes_the_most_specific_category(sessions) -> None:
+    # A teacher slapping a pupil scores higher on physical_violence, but the route is the education office.
+    from monitor.core.db import transaction
+    from monitor.core.tables import Classification, Incident
+    from monitor.core.tables import Post as PostRow
+    from monitor.review.queue import enqueue
+    from tests.helpers import BASE_TIME
+
+    with transaction(sessions) as session:
+        incident = Incident(district="Talgar")
+        session.add(incident)
+        session.flush()
+        post = PostRow(platform="test", external_id="teacher", url="https://example.org/t", text="t",
+                       published_at=BASE_TIME, content_key="teacher", incident_id=incident.id)
+        session.add(post)
+        session.flush()
+        verdict = Classification(post_id=post.id or 0, model_version="m", score=0.93, flag=True, severity="high",
+                                 categories={"physical_violence": 0.96, "teacher_misconduct": 0.41, "bullying": 0.2})
+        session.add(verdict)
+        session.flush()
+        item, created = enqueue(session, post, verdict, incident, {"teacher_misconduct": 0.35})
+        assert created and item.category == "teacher_misconduct"
+        assert item.categories == ["teacher_misconduct", "physical_violence"]
+        # With the default 0.5 thresholds teacher_misconduct (0.41) is absent: physical_violence is the category.
+        from monitor.core.classification import primary_category
+        assert primary_category(dict(verdict.categories)) == "physical_violence"

@@ -44,16 +44,24 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @click.option("--dev", "dev_path", type=click.Path(path_type=Path), default=DATA_DIR / "dev.jsonl",
               show_default=True, help="Held-out dev split: only evaluated, never trained on.")
 @click.option("--from-decisions", is_flag=True, help="Add confirmed/dismissed queue items as examples.")
+@click.option("--targeted", "targeted_path", type=click.Path(path_type=Path), default=DATA_DIR / "targeted.jsonl",
+              show_default=True, help="Extra hand-written training examples for the categories that fail on real "
+                                      "posts (skipped when the file is absent).")
+@click.option("--real", "real_path", type=click.Path(path_type=Path), default=DATA_DIR / "real_heldout.jsonl",
+              show_default=True, help="Real held-out texts: the new model is compared with the current one here "
+                                      "and promoted only if not worse overall and per language (never trained on).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Where versions are written (default: classifier.model_dir or models/trained).")
 @click.option("--force", is_flag=True, help="Make the new version current even if worse on dev.")
 @pass_app
-def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, out_dir: Path | None,
-          force: bool) -> None:
-    """Fit the head on the e5 encoder, evaluate on dev beside the baseline, promote if not worse."""
+def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targeted_path: Path,
+          real_path: Path, out_dir: Path | None, force: bool) -> None:
+    """Fit the head on the e5 encoder, calibrate on dev, compare with the current model on the real set, promote
+    if not worse."""
     from models.dataset import from_decisions as decision_examples
     from models.dataset import read_examples
     from models.encoder import load_encoder
+    from models.evaluate import summary_lines
     from models.metrics import format_report
     from models.registry import trained_root
     from models.train import train as run_training
@@ -65,16 +73,25 @@ def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, out_
     if from_decisions:
         pos = sum(e.flag for e in extra)
         click.echo(f"from decisions: {len(extra)} examples ({pos} confirmed, {len(extra) - pos} dismissed)")
+    if targeted_path.is_file():
+        targeted = read_examples(targeted_path)
+        click.echo(f"targeted: {len(targeted)} examples from {targeted_path.name}")
+        extra = [*targeted, *extra]
+    real_examples = read_examples(real_path) if real_path.is_file() else []
     encoder = load_encoder(settings)
     update, close = _progress("embedding")
     try:
         result = run_training(settings, encoder, train_examples, dev_examples, out_dir or trained_root(settings),
-                              extra=extra, progress=update, force=force,
+                              extra=extra, progress=update, force=force, real_examples=real_examples,
                               data_note=f"{train_path.name} + {dev_path.name}")
     finally:
         close()
     click.echo(format_report(f"model {result.version} on {dev_path.name}", result.metrics["dev"]))
     click.echo(format_report("prototype baseline", result.metrics["baseline_dev"]))
+    if "real" in result.metrics:
+        click.echo("\n".join(summary_lines(f"new model {result.version} on {real_path.name}", result.metrics["real"])))
+    if "real_current" in result.metrics:
+        click.echo("\n".join(summary_lines(f"current model on {real_path.name}", result.metrics["real_current"])))
     state = "now current" if result.promoted else "NOT promoted"
     click.echo(f"{result.directory}: {state} ({result.reason})")
 

@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from monitor.core.vocab import PRIMARY_ORDER, Category
+
 
 @dataclass(frozen=True, slots=True)
 class ClassifyItem:
@@ -25,6 +27,25 @@ class Evidence:
     start: int
     end: int
     text: str
+
+
+def primary_category(categories: Mapping[str, float], thresholds: Mapping[str, float] | None = None,
+                     default: float = 0.5) -> str | None:
+    """The most specific category whose probability reaches its threshold; else the one closest to its threshold.
+
+    The queue's one "category" decides the route (police, district education office, psychologist,
+    ombudsman), so a teacher hitting a pupil is teacher_misconduct, not the physical_violence that also
+    applies (models/MODEL_CARD.md, labelling rules; the order is vocab.PRIMARY_ORDER).
+    """
+    limit = {c: (thresholds or {}).get(c, default) for c in categories}
+    present = [c for c in PRIMARY_ORDER if c in categories and categories[c] >= limit[c]]
+    if present:
+        return present[0].value
+    if not categories:
+        return None
+    # Nothing reaches its threshold (a flagged post the category heads do not recognise): the nearest one.
+    return max(categories, key=lambda c: (categories[c] / max(limit[c], 1e-6),
+                                          -PRIMARY_ORDER.index(Category(c)) if c in PRIMARY_ORDER else 0))
 
 
 def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -114,6 +114,12 @@ class Category(StrEnum):
 
 
 CATEGORIES: tuple[Category, ...] = tuple(Category)
+# Most specific first: the queue's one category is the first of these present (sexual misconduct
+# whenever present, a teacher's act over the violence it also is, a weapon or threat when it is the point).
+PRIMARY_ORDER: tuple[Category, ...] = (
+    Category.SEXUAL_MISCONDUCT, Category.TEACHER_MISCONDUCT, Category.THREAT_WEAPON, Category.EXTORTION,
+    Category.CYBERBULLYING, Category.BULLYING, Category.PHYSICAL_VIOLENCE,
+)
 
 
 class AlertReason(StrEnum):

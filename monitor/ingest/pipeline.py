@@ -339,7 +339,9 @@ class Pipeline:
             session.flush()
         if route == "keep":
             return 0
-        _, created = enqueue(session, post, classification, incident,
+        # The model's own per-category thresholds (calibrated heads carry them), else 0.5 each.
+        thresholds = getattr(self.classifier, "category_thresholds", None)
+        _, created = enqueue(session, post, classification, incident, thresholds,
                              max_severity="low" if route == "queue_low" else None)
         return int(created)
 

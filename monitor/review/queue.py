@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from monitor.core.audit import record_audit
+from monitor.core.classification import primary_category
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound, QueueError
 from monitor.core.tables import (
@@ -32,8 +33,10 @@ from monitor.core.vocab import (
     DISMISS_REASONS,
     FINAL_STATUSES,
     OPEN_STATUSES,
+    PRIMARY_ORDER,
     UPDATABLE_STATUSES,
     AlertReason,
+    Category,
     Role,
     Status,
     severity_rank,
@@ -137,7 +140,8 @@ def _get_for_update(session: Session, item_id: int) -> QueueItem:
 
 
 def enqueue(
-    session: Session, post: Post, classification: Classification, incident: Incident, *,
+    session: Session, post: Post, classification: Classification, incident: Incident,
+    category_thresholds: Mapping[str, float] | None = None, *,
     max_severity: str | None = None,
 ) -> tuple[QueueItem, bool]:
     """Put the incident of a flagged post in the queue, or raise its open item's severity/score; True if new.
@@ -149,8 +153,14 @@ def enqueue(
     if max_severity is not None and severity_rank(severity) > severity_rank(max_severity):
         severity = max_severity
     rank = severity_rank(severity)
+    limits = category_thresholds or {}
     cats = sorted(classification.categories.items(), key=lambda kv: kv[1], reverse=True)
-    top = [name for name, score in cats if score >= 0.5] or [name for name, _ in cats[:1]]
+    present = [name for name, score in cats if score >= limits.get(name, 0.5)]
+    # The item's category is the most specific one present (teacher_misconduct over the physical_violence that
+    # also applies): it decides the route. The list keeps every category present, most specific first.
+    primary = primary_category(classification.categories, limits)
+    top = sorted(present, key=lambda c: PRIMARY_ORDER.index(Category(c)) if c in PRIMARY_ORDER else len(PRIMARY_ORDER)) \
+        or ([primary] if primary else [])
     if item is None:
         item = QueueItem(
             incident_id=incident.id or 0,
@@ -158,7 +168,7 @@ def enqueue(
             severity=severity,
             severity_rank=rank,
             score=classification.score,
-            category=top[0] if top else None,
+            category=primary,
             categories=top,
             model_version=classification.model_version,
             region=post.region or incident.region,

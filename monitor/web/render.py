@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 from monitor.core.boundary import in_zone
 from monitor.core.classification import merge_spans
 from monitor.core.vocab import DISMISS_REASONS, DismissReason
+from monitor.review.confidence import confidence_band
 from monitor.web.security import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -96,6 +97,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env.filters["local"] = local
     env.filters["safe_url"] = safe_url
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
+    env.filters["band"] = confidence_band
     env.globals["dismiss_reasons"] = [(r.value, DISMISS_LABELS[r]) for r in DISMISS_REASONS]
     env.globals["timezone_name"] = timezone
     return Jinja2Templates(env=env)
