@@ -73,6 +73,8 @@ class WebSettings(Section):
     login_max_failures: int = Field(5, ge=1)
     login_lockout_s: int = Field(900, ge=1)
     page_size: int = Field(50, ge=1, le=500)
+    # The interface language for users who have not chosen one (the sign-in page follows Accept-Language).
+    language: Literal["ru", "kk", "en"] = "ru"
 
 
 class SmtpSettings(Section):

@@ -182,6 +182,8 @@ class User(SQLModel, table=True):
     created_at: datetime = _ts_now()
     # Raised by logout, password, role and activation changes: older browser sessions stop working.
     session_generation: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    # The interface language this user chose (ru, kk, en); None: the configured `[web] language`.
+    language: str | None = Field(default=None, sa_column=sa.Column(sa.String(8), nullable=True))
 
 
 class ApiToken(SQLModel, table=True):

@@ -72,10 +72,13 @@ class QueueQuery:
 
 
 def _date(value: str, name: str) -> date:
+    # The form shows dd.mm.yyyy (how the ministry writes dates); links and the API may use ISO.
     try:
+        if "." in value:
+            return datetime.strptime(value, "%d.%m.%Y").date()
         return date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{name} must be a date like 2026-01-31") from None
+        raise InputError(f"{name} must be a date like 31.01.2026") from None
 
 
 def parse_query(args: Mapping[str, str]) -> QueueQuery:
@@ -102,6 +105,10 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
         raise InputError("page must be a number") from None
     if not 1 <= page <= 100_000:
         raise InputError("page must be between 1 and 100000")
+    date_from = _date(get["date_from"], "date_from") if "date_from" in get else None
+    date_to = _date(get["date_to"], "date_to") if "date_to" in get else None
+    if date_from and date_to and date_from > date_to:
+        raise InputError("the date range is reversed: 'from' is after 'to'")
     return QueueQuery(
         status=status,
         severity=severity,
@@ -111,8 +118,8 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
         school=get.get("school"),
         platform=get.get("platform"),
         language=get.get("language"),
-        date_from=_date(get["date_from"], "date_from") if "date_from" in get else None,
-        date_to=_date(get["date_to"], "date_to") if "date_to" in get else None,
+        date_from=date_from,
+        date_to=date_to,
         has_video=has_video if isinstance(has_video, bool) else None,
         sort=sort,
         page=page,
@@ -128,6 +135,7 @@ class QueueRow:
     author: str | None
     claimed_by: str | None
     is_demo: bool = False
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +181,8 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
         rows.append(QueueRow(item=item, preview=text[:280] + ("…" if len(text) > 280 else ""),
                              author=post.author if post else None,
                              claimed_by=users.get(item.claimed_by_id) if item.claimed_by_id else None,
-                             is_demo=bool(post and post.external_id.startswith("demo-"))))
+                             is_demo=bool(post and post.external_id.startswith("demo-")),
+                             published_at=post.published_at if post else None))
     pages = max(1, -(-total // page_size))
     return QueuePage(rows=rows, total=total, status_counts=status_counts, page=q.page, pages=pages)
 

@@ -10,14 +10,18 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from monitor.core.errors import InputError
+from monitor.core.i18n import N_
 from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
 from monitor.review.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
 from monitor.review.queue import QueueFilter, bulk_decide, claim_next
-from monitor.web.render import flash, page
+from monitor.web.messages import translate_error
+from monitor.web.render import flash, page, tr
 from monitor.web.security import Actor, require
 
 router = APIRouter(include_in_schema=False)
 _CHOICES_TTL_S = 60.0
+_FILTER_TITLES = (("region", N_("Region")), ("district", N_("District")), ("school", N_("School")),
+                  ("platform", N_("Platform")), ("language", N_("Language")))
 
 
 def _choices(request: Request) -> dict[str, list[str]]:
@@ -46,6 +50,8 @@ def queue_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VI
         result = queue_page(session, q, web.settings.web.page_size, web.zone)
     context: dict[str, Any] = {
         "q": q, "result": result, "choices": _choices(request), "statuses": STATUS_CHOICES,
+        "filter_titles": [(key, tr(request).gettext(title)) for key, title in _FILTER_TITLES],
+        "filtered": sum(1 for k in q.params() if k not in ("status", "page", "sort")),
         "severities": SEVERITIES, "categories": CATEGORIES, "sorts": tuple(SORTS),
         "qs": lambda **changes: urlencode(q.params(**changes)),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
@@ -66,7 +72,7 @@ async def claim_next_view(request: Request, actor: Annotated[Actor, Depends(requ
     q = parse_query(args)
     item = claim_next(web.sessions, actor.user, filters=to_filter(q, request), lease=web.settings.queue.lease)
     if item is None:
-        flash(request, "nothing left to claim under these filters")
+        flash(request, tr(request).gettext("Nothing left to claim under these filters."))
         return RedirectResponse("/?" + urlencode(q.params()), status_code=303)
     return RedirectResponse(f"/items/{item.id}", status_code=303)
 
@@ -75,23 +81,31 @@ async def claim_next_view(request: Request, actor: Annotated[Actor, Depends(requ
 def bulk_view(
     request: Request,
     actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
-    action: Annotated[str, Form()],
+    action: Annotated[str, Form()] = "",
     ids: Annotated[list[int], Form()] = [],  # noqa: B006  (FastAPI reads the default, never mutates it)
     reason: Annotated[str | None, Form()] = None,
     back: Annotated[str, Form()] = "/",
 ) -> Response:
     """Confirm, dismiss (with a reason) or escalate the ticked items; refusals are reported, not hidden."""
     web = request.app.state.web
+    t = tr(request)
+    # Nothing chosen or nothing ticked: back to the same filtered view, saying why nothing happened.
+    if not action:
+        flash(request, t.gettext("Choose a bulk action first; nothing was changed."), "error")
+        return RedirectResponse(_back(back), status_code=303)
     if action not in DECISIONS:
-        raise InputError("choose confirm, dismiss or escalate")
+        raise InputError(t.gettext("Choose confirm, dismiss or escalate."))
     if not ids:
-        raise InputError("tick at least one item")
+        flash(request, t.gettext("Tick at least one item; nothing was changed."), "error")
+        return RedirectResponse(_back(back), status_code=303)
     if len(ids) > 500:
-        raise InputError("at most 500 items at once")
+        raise InputError(t.gettext("At most 500 items at once."))
     if action == Status.DISMISSED and reason not in DISMISS_REASONS:
-        raise InputError("dismissing needs a reason")
+        raise InputError(t.gettext("Dismissing needs a reason."))
     result = bulk_decide(web.sessions, actor.user, ids, action, reason=reason if action == Status.DISMISSED else None)
-    flash(request, f"{len(result.decided)} item(s) {action}", "ok")
+    n = len(result.decided)
+    flash(request, t.ngettext("%(num)d item: %(status)s", "%(num)d items: %(status)s", n)
+          % {"num": n, "status": t.label("status", action)}, "ok")
     for item_id, why in list(result.refused.items())[:5]:
-        flash(request, f"item {item_id}: {why}", "error")
+        flash(request, t.gettext("Item %(id)s: %(why)s") % {"id": item_id, "why": translate_error(t, why)}, "error")
     return RedirectResponse(_back(back), status_code=303)
