@@ -54,7 +54,7 @@ def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
     shutil.copy(sqlite_template, path)
     port = _free_port()
     settings = Settings(database=DatabaseSettings(url=f"sqlite:///{path}"),
-                        web=WebSettings(session_secret=SecretStr("browser-" + "s" * 40),
+                        web=WebSettings(session_secret=SecretStr("browser-" + "s" * 40), language="en",
                                         base_url=f"http://127.0.0.1:{port}"))
     engine = create_db_engine(settings.database)
     sessions = session_factory(engine)
