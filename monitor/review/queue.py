@@ -178,15 +178,19 @@ def claim_next(
     filters: QueueFilter | None = None,
     lease: timedelta = DEFAULT_LEASE,
     now: datetime | None = None,
+    order: tuple[Any, ...] | None = None,
 ) -> QueueItem | None:
-    """Claim the most severe, then oldest, unclaimed item matching the filter; None when none is left."""
+    """Claim the most severe, then oldest, unclaimed item matching the filter; None when none is left.
+
+    `order` replaces that order: the web passes the queue page's sort, so the item claimed is the one
+    shown first."""
     _require_decider(user)
     now = now or utcnow()
     with transaction(sessions) as session:
         stmt = select(QueueItem).where(_claimable(now))
         if filters is not None:
             stmt = filters.apply(stmt)
-        stmt = stmt.order_by(*CLAIM_ORDER).limit(1)
+        stmt = stmt.order_by(*(order or CLAIM_ORDER)).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             return _claim_next_pg(session, stmt, user, now, lease)
         item = session.exec(stmt).first()

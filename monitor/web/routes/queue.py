@@ -70,7 +70,9 @@ async def claim_next_view(request: Request, actor: Annotated[Actor, Depends(requ
     form = await request.form()
     args = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     q = parse_query(args)
-    item = claim_next(web.sessions, actor.user, filters=to_filter(q, request), lease=web.settings.queue.lease)
+    # The item shown first under the current sort is the one taken.
+    item = claim_next(web.sessions, actor.user, filters=to_filter(q, request), lease=web.settings.queue.lease,
+                      order=SORTS[q.sort])
     if item is None:
         flash(request, tr(request).gettext("Nothing left to claim under these filters."))
         return RedirectResponse("/?" + urlencode(q.params()), status_code=303)
