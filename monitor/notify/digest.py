@@ -198,11 +198,13 @@ def collect(
         .where(col(Post.id) != col(QueueItem.post_id))
         .group_by(col(QueueItem.id))
     ).all() if i is not None}
+    # An escalated incident with news is already at the top (with its count of new posts): not twice.
+    shown_on_top = {i.id for i in urgent}
     updated = session.exec(
-        select(QueueItem).where(col(QueueItem.id).in_(set(new_counts)))
+        select(QueueItem).where(col(QueueItem.id).in_(set(new_counts) - shown_on_top))
         .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.id))
         .limit(limit)
-    ).all() if new_counts else []
+    ).all() if set(new_counts) - shown_on_top else []
 
     pending: dict[str, dict[str | None, int]] = {}
     counts = session.exec(
@@ -239,7 +241,7 @@ def collect(
     return DigestData(
         period_start_at=period_start_at,
         period_end_at=period_end_at,
-        urgent=tuple(_lines(session, urgent, base_url)),
+        urgent=tuple(_lines(session, urgent, base_url, new_counts)),
         confirmed=tuple(_lines(session, confirmed_items[:limit], base_url)),
         confirmed_count=len(confirmed_items),
         updates=tuple(_lines(session, updated, base_url, new_counts)),
@@ -276,6 +278,8 @@ def render(data: DigestData, language: str, timezone: str, now: datetime) -> Ren
         "subject": subject,
         "hours": lambda at: max(0, int((now - at).total_seconds() // 3600)),
         "where": lambda line: where(t, line.school, line.town, line.district, line.region),
+        # Plain text marks evidence words with *asterisks*.
+        "plain": lambda segments: "".join(f"*{seg.text}*" if seg.mark else seg.text for seg in segments),
     }
     return Rendered(
         subject=subject,

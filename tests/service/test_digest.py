@@ -293,22 +293,27 @@ def test_critical_and_escalated_come_first_and_updates_on_decided_incidents_are_
     escalated = add_item(sessions, status="escalated", created_at=NOW - timedelta(days=2),
                          decided_at=NOW - timedelta(days=2), severity="high", district="Talgar",
                          text="Родители сообщают о систематической травле ученицы в школе Талгара")
-    # A new post arrives on the escalated incident during the period.
+    # New posts arrive during the period on the escalated incident and on one confirmed 9 days ago.
     with transaction(sessions) as session:
-        item = session.get(QueueItem, escalated)
-        assert item is not None
-        session.add(Post(platform="vk", external_id="update-1", url="https://vk.com/wall-1_2", text="Новые подробности",
-                         published_at=NOW - timedelta(hours=2), collected_at=NOW - timedelta(hours=2),
-                         content_key="update-1", incident_id=item.incident_id))
+        for n, item_id in enumerate((escalated, seeded.confirmed_old)):
+            item = session.get(QueueItem, item_id)
+            assert item is not None
+            session.add(Post(platform="vk", external_id=f"update-{n}", url=f"https://vk.com/wall-1_{n}",
+                             text="Новые подробности", published_at=NOW - timedelta(hours=2),
+                             collected_at=NOW - timedelta(hours=2), content_key=f"update-{n}",
+                             incident_id=item.incident_id))
     with sessions() as session:
         data = collect(session, settings, NOW - timedelta(days=1), NOW, b"key")
     assert [line.item_id for line in data.urgent] == [escalated, seeded.pending_critical]
-    assert [(line.item_id, line.new_posts, line.post_count, line.source_count) for line in data.updates] == [
+    # The escalated incident with news stays at the top with its count of new posts, not listed twice.
+    assert [(line.item_id, line.new_posts, line.post_count, line.source_count) for line in data.urgent][:1] == [
         (escalated, 1, 2, 2)]
+    assert [(line.item_id, line.new_posts) for line in data.updates] == [(seeded.confirmed_old, 1)]
     assert [line.item_id for line in data.oldest][:1] == [seeded.pending_critical]  # critical first
     html = render(data, "ru", "Asia/Almaty", NOW).html
     assert html.index("Критические и переданные выше") < html.index("Подтверждённые инциденты")
     assert "1 новая публикация" in html and "2 публикации, 2 источника" in html
+    assert html.index("Новые публикации по уже решённым инцидентам") < html.index("школа №99")
     kk = render(data, "kk", "Asia/Almaty", NOW).html
     assert "№12 мектеп (Қаскелең)" in kk and "Талғар" in kk and "1 жаңа жарияланым" in kk
 
