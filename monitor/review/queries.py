@@ -50,13 +50,14 @@ class QueueQuery:
         status: tuple[str, ...] | None = None
         if with_status and self.status != "all":
             status = OPEN_STATUSES if self.status == "open" else (self.status,)
-        # Date range in local days: the ministry thinks in Almaty dates.
+        # Date range in local days of publication: the ministry thinks in Almaty dates, and asks
+        # "what was posted last week", not "what did our collector see last week".
         since = datetime.combine(self.date_from, time(), zone) if self.date_from else None
         until = datetime.combine(self.date_to + timedelta(days=1), time(), zone) if self.date_to else None
         return QueueFilter(status=status, severity=self.severity or None, category=self.category or None,
                            region=self.region or None, district=self.district or None, school=self.school or None,
                            platform=self.platform or None, language=self.language or None,
-                           has_video=self.has_video, since=since, until=until)
+                           has_video=self.has_video, published_since=since, published_until=until)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""

@@ -59,6 +59,9 @@ class QueueFilter:
     has_video: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # When the lead post was published (the queue page's date filter): [published_since, published_until).
+    published_since: datetime | None = None
+    published_until: datetime | None = None
 
     def apply(self, stmt: Any) -> Any:
         """Add this filter's WHERE clauses to a select over QueueItem."""
@@ -79,6 +82,13 @@ class QueueFilter:
             stmt = stmt.where(col(q.created_at) >= self.since)
         if self.until is not None:
             stmt = stmt.where(col(q.created_at) < self.until)
+        if self.published_since is not None or self.published_until is not None:
+            posts = select(col(Post.id))
+            if self.published_since is not None:
+                posts = posts.where(col(Post.published_at) >= self.published_since)
+            if self.published_until is not None:
+                posts = posts.where(col(Post.published_at) < self.published_until)
+            stmt = stmt.where(col(q.post_id).in_(posts))
         return stmt
 
 

@@ -146,3 +146,27 @@ def test_admin_unlock_only_on_locked_users_and_deactivate_asks_first(client_for:
 def test_the_csrf_meta_is_still_first_class(ru_app: FastAPI) -> None:
     with TestClient(ru_app) as client:
         assert csrf_of(client.get("/login").text)
+
+
+def test_date_filter_uses_the_published_time(client_for: Clients, seeded: Seeded,
+                                             sessions: sessionmaker[Session]) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.core.db import transaction
+    from monitor.core.tables import Post, QueueItem
+
+    with transaction(sessions) as session:
+        item = session.get(QueueItem, seeded.karasai[0])
+        assert item is not None
+        post = session.get(Post, item.post_id)
+        assert post is not None
+        post.published_at = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)  # an old post flagged this week
+        session.add(post)
+    client, csrf = client_for("moderator")
+    page = client.get("/", params={"date_from": "01.01.2025", "date_to": "31.01.2025"}).text
+    assert [int(x.split('"')[0]) for x in page.split('data-id="')[1:]] == [seeded.karasai[0]]
+    assert "10.01.2025 14:00" in page  # published, Almaty time
+    # Claim next honours the same published-time filter.
+    response = client.post("/queue/claim-next", data={"csrf_token": csrf, "date_from": "01.01.2025",
+                                                      "date_to": "31.01.2025"}, follow_redirects=False)
+    assert response.headers["location"] == f"/items/{seeded.karasai[0]}"
