@@ -93,6 +93,7 @@ AUDIT_LABELS: dict[str, str] = {
     "incident.split": N_("split the incident"),
     "incident.merge": N_("merged incidents"),
     "incident.reopen": N_("reopened"),
+    "queue.export": N_("exported the queue"),
 }
 DIGEST_STATUS_LABELS: dict[str, str] = {
     "sending": N_("sending"), "sent": N_("sent"), "failed": N_("failed, will retry"), "gave_up": N_("gave up"),

@@ -170,3 +170,34 @@ def test_date_filter_uses_the_published_time(client_for: Clients, seeded: Seeded
     response = client.post("/queue/claim-next", data={"csrf_token": csrf, "date_from": "01.01.2025",
                                                       "date_to": "31.01.2025"}, follow_redirects=False)
     assert response.headers["location"] == f"/items/{seeded.karasai[0]}"
+
+
+def test_csv_export_of_the_current_view_is_audited_and_safe_in_spreadsheets(
+    ru_app: FastAPI, users: dict[str, int], seeded: Seeded, sessions: sessionmaker[Session]
+) -> None:
+    import csv
+    import io
+
+    from sqlmodel import select
+
+    from monitor.core.db import transaction
+    from monitor.core.tables import AuditEvent, Post, QueueItem
+
+    with transaction(sessions) as session:
+        item = session.get(QueueItem, seeded.karasai[0])
+        assert item is not None
+        post = session.get(Post, item.post_id)
+        assert post is not None
+        post.text = "=HYPERLINK(\"http://evil.example\") буллинг"
+        session.add(post)
+    with TestClient(ru_app) as client:
+        login(client, "viewer")
+        response = client.get("/queue.csv", params={"district": "Karasai", "sort": "oldest"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["Элемент", "Серьёзность", "Уверенность"]
+    assert [int(r[0]) for r in rows[1:]] == seeded.karasai
+    assert rows[1][4:6] == ["Алматинская область", "Карасай"] and rows[1][-1].startswith("'=HYPERLINK")
+    with sessions() as session:
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "queue.export")).one()
+    assert event.actor == "viewer" and event.detail["rows"] == 2 and event.detail["district"] == "Karasai"
