@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from monitor.core import tables
 from monitor.core.errors import InputError
 from monitor.core.tables import QueueItem
-from monitor.core.vocab import CATEGORIES, OPEN_STATUSES, SEVERITIES, STATUSES
+from monitor.core.vocab import CATEGORIES, PENDING_STATUSES, SEVERITIES, STATUSES
 from monitor.review.queue import QueueFilter
 
 STATUS_CHOICES = ("open", *STATUSES, "all")
@@ -49,7 +49,8 @@ class QueueQuery:
         """The core queue filter for this query: the page, its counts and claim next all use it."""
         status: tuple[str, ...] | None = None
         if with_status and self.status != "all":
-            status = OPEN_STATUSES if self.status == "open" else (self.status,)
+            # "open" is everything that still needs someone: escalated items stay in the default view.
+            status = PENDING_STATUSES if self.status == "open" else (self.status,)
         # Date range in local days of publication: the ministry thinks in Almaty dates, and asks
         # "what was posted last week", not "what did our collector see last week".
         since = datetime.combine(self.date_from, time(), zone) if self.date_from else None
@@ -162,7 +163,7 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
     ).all()
     status_counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     status_counts.update({status: int(n) for status, n in counted})
-    status_counts["open"] = sum(status_counts[s] for s in OPEN_STATUSES)
+    status_counts["open"] = sum(status_counts[s] for s in PENDING_STATUSES)
     status_counts["all"] = sum(status_counts[s] for s in STATUSES)
     total = status_counts[q.status]
     posts: dict[int, tables.Post] = {}

@@ -201,3 +201,11 @@ def test_csv_export_of_the_current_view_is_audited_and_safe_in_spreadsheets(
     with sessions() as session:
         event = session.exec(select(AuditEvent).where(AuditEvent.action == "queue.export")).one()
     assert event.actor == "viewer" and event.detail["rows"] == 2 and event.detail["district"] == "Karasai"
+
+
+def test_escalated_items_stay_in_the_default_open_view(client_for: Clients, seeded: Seeded) -> None:
+    client, csrf = client_for("moderator")
+    client.post(f"/items/{seeded.karasai[0]}/decide", data={"status": "escalated", "csrf_token": csrf})
+    page = client.get("/").text
+    assert f'data-id="{seeded.karasai[0]}"' in page
+    assert '<span class="count">5</span>' in page.split('data-status="open"', 1)[1].split("</a>", 1)[0]
