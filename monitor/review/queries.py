@@ -44,6 +44,7 @@ class QueueQuery:
     has_video: bool | None = None
     sort: str = "severity"
     page: int = 1
+    q: str | None = None
 
     def to_filter(self, zone: ZoneInfo, *, with_status: bool = True) -> QueueFilter:
         """The core queue filter for this query: the page, its counts and claim next all use it."""
@@ -58,13 +59,14 @@ class QueueQuery:
         return QueueFilter(status=status, severity=self.severity or None, category=self.category or None,
                            region=self.region or None, district=self.district or None, school=self.school or None,
                            platform=self.platform or None, language=self.language or None,
-                           has_video=self.has_video, published_since=since, published_until=until)
+                           has_video=self.has_video, published_since=since, published_until=until,
+                           search=self.q or None)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""
         q = replace(self, **changes)
         out: dict[str, str] = {}
-        for key in ("status", "severity", *TEXT_FILTERS, "date_from", "date_to", "has_video", "sort", "page"):
+        for key in ("q", "status", "severity", *TEXT_FILTERS, "date_from", "date_to", "has_video", "sort", "page"):
             value = getattr(q, key)
             default = getattr(QueueQuery, key, None)
             if value is None or value == default:
@@ -111,7 +113,11 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
     date_to = _date(get["date_to"], "date_to") if "date_to" in get else None
     if date_from and date_to and date_from > date_to:
         raise InputError("the date range is reversed: 'from' is after 'to'")
+    search = get.get("q")
+    if search is not None and len(search) > 200:
+        raise InputError("search must be at most 200 characters")
     return QueueQuery(
+        q=search,
         status=status,
         severity=severity,
         category=category,

@@ -38,6 +38,7 @@ from monitor.core.vocab import (
     severity_rank,
 )
 from monitor.review.escalation import raise_alert
+from monitor.review.search import PostTextMatches, has_words
 
 DEFAULT_LEASE = timedelta(minutes=15)
 # Most severe first, then oldest: the order claim_next takes and the CLI lists.
@@ -62,6 +63,8 @@ class QueueFilter:
     # When the lead post was published (the queue page's date filter): [published_since, published_until).
     published_since: datetime | None = None
     published_until: datetime | None = None
+    # Words to find in the text of any post of the incident (full-text search).
+    search: str | None = None
 
     def apply(self, stmt: Any) -> Any:
         """Add this filter's WHERE clauses to a select over QueueItem."""
@@ -89,6 +92,9 @@ class QueueFilter:
             if self.published_until is not None:
                 posts = posts.where(col(Post.published_at) < self.published_until)
             stmt = stmt.where(col(q.post_id).in_(posts))
+        if has_words(self.search):
+            assert self.search is not None
+            stmt = stmt.where(col(q.incident_id).in_(select(col(Post.incident_id)).where(PostTextMatches(self.search))))
         return stmt
 
 

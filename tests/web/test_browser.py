@@ -126,7 +126,7 @@ def test_sign_in_filter_claim_confirm_by_keyboard_and_dismiss_with_reason(browse
     expect(page.locator("#queue tbody tr.row")).to_have_count(5)
 
     page.select_option("select[name=district]", "Karasai")
-    page.click("#filters button[type=submit]")
+    page.click("#filters-box button[type=submit]")
     expect(page.locator("#queue tbody tr.row")).to_have_count(2)
     assert "district=Karasai" in page.url
 

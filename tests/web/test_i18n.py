@@ -209,3 +209,21 @@ def test_escalated_items_stay_in_the_default_open_view(client_for: Clients, seed
     page = client.get("/").text
     assert f'data-id="{seeded.karasai[0]}"' in page
     assert '<span class="count">5</span>' in page.split('data-status="open"', 1)[1].split("</a>", 1)[0]
+
+
+def test_full_text_search_over_post_texts(client_for: Clients, seeded: Seeded) -> None:
+    client, _ = client_for("viewer")
+
+    def ids(search: str) -> list[int]:
+        response = client.get("/", params={"q": search, "sort": "oldest"})
+        assert response.status_code == 200, response.text
+        return [int(x.split('"')[0]) for x in response.text.split('data-id="')[1:]]
+
+    assert ids("буллинг") == seeded.karasai  # case folded
+    assert ids("избили") == seeded.talgar
+    assert ids("драка школе") == [seeded.hostile]  # every word must be there
+    assert ids('"); DROP TABLE post; -- NEAR(') == []  # operators in the input are words, not syntax
+    assert ids("несуществующееслово") == []
+    # The API takes the same parameter.
+    assert [i["id"] for i in client.get("/api/items", params={"q": "буллинг"}).json()["items"]] == sorted(
+        seeded.karasai, reverse=True)

@@ -56,7 +56,7 @@ def queue_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VI
     context: dict[str, Any] = {
         "q": q, "result": result, "choices": _choices(request), "statuses": STATUS_CHOICES,
         "filter_titles": [(key, tr(request).gettext(title)) for key, title in _FILTER_TITLES],
-        "filtered": sum(1 for k in q.params() if k not in ("status", "page", "sort")),
+        "filtered": sum(1 for k in q.params() if k not in ("status", "page", "sort", "q")),
         "severities": SEVERITIES, "categories": CATEGORIES, "sorts": tuple(SORTS),
         "qs": lambda **changes: urlencode(q.params(**changes)),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
