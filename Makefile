@@ -23,7 +23,7 @@ install: $(STAMP) catalogs
 LOCALES := monitor/locale
 messages: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project school-monitor -o $(LOCALES)/messages.pot .
-	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-location --width 120 --ignore-obsolete
+	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --width 120 --ignore-obsolete
 
 # The compiled .mo files are committed too (a wheel built without make still has them); this refreshes them.
 catalogs: $(STAMP)
