@@ -332,3 +332,15 @@ class JobRun(SQLModel, table=True):
     started_at: datetime = _ts_now(index=True)
     finished_at: datetime | None = _ts()
     error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+
+
+class SavedFilter(SQLModel, table=True):
+    """A queue view a user named and keeps (its query string), one name per user (revision 0013_saved_filter)."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name", name="uq_saved_filter_user_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=100)
+    query: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: datetime = _ts_now()

@@ -227,3 +227,23 @@ def test_full_text_search_over_post_texts(client_for: Clients, seeded: Seeded) -
     # The API takes the same parameter.
     assert [i["id"] for i in client.get("/api/items", params={"q": "буллинг"}).json()["items"]] == sorted(
         seeded.karasai, reverse=True)
+
+
+def test_saved_filters_are_per_user(client_for: Clients, seeded: Seeded) -> None:
+    client, csrf = client_for("moderator")
+    response = client.post("/queue/saved", data={"csrf_token": csrf, "name": "Карасай, буллинг",
+                                                 "query": "district=Karasai&category=bullying"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/?district=Karasai&category=bullying"
+    page = client.get("/").text
+    assert 'href="/?district=Karasai&amp;category=bullying" class="button">Карасай, буллинг</a>' in page
+    # Saving the same name again replaces the view; a bad query is refused.
+    client.post("/queue/saved", data={"csrf_token": csrf, "name": "Карасай, буллинг", "query": "district=Karasai"})
+    assert client.get("/").text.count("Карасай, буллинг</a>") == 1
+    assert client.post("/queue/saved", data={"csrf_token": csrf, "name": "x", "query": "severity=huge"}
+                       ).status_code == 400
+    other, other_csrf = client_for("moderator2")
+    assert "Карасай, буллинг" not in other.get("/").text
+    filter_id = int(page.split('action="/queue/saved/', 1)[1].split("/", 1)[0])
+    assert other.post(f"/queue/saved/{filter_id}/delete", data={"csrf_token": other_csrf}).status_code == 404
+    client.post(f"/queue/saved/{filter_id}/delete", data={"csrf_token": csrf})
+    assert "Карасай, буллинг" not in client.get("/").text

@@ -7,7 +7,7 @@ import io
 import time
 from dataclasses import replace
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,6 +19,7 @@ from monitor.core.i18n import N_, band
 from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
 from monitor.review.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
 from monitor.review.queue import QueueFilter, bulk_decide, claim_next
+from monitor.review.saved import delete_filter, list_saved, save_filter
 from monitor.web.messages import translate_error
 from monitor.web.render import flash, page, tr
 from monitor.web.security import Actor, require
@@ -53,7 +54,9 @@ def queue_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VI
     q = parse_query(dict(request.query_params))
     with web.sessions() as session:
         result = queue_page(session, q, web.settings.web.page_size, web.zone)
+        saved = list_saved(session, actor.id)
     context: dict[str, Any] = {
+        "saved": saved, "saveable": urlencode(q.params(page=1)),
         "q": q, "result": result, "choices": _choices(request), "statuses": STATUS_CHOICES,
         "filter_titles": [(key, tr(request).gettext(title)) for key, title in _FILTER_TITLES],
         "filtered": sum(1 for k in q.params() if k not in ("status", "page", "sort", "q")),
@@ -62,6 +65,25 @@ def queue_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VI
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     return page(request, "queue.html", context)
+
+
+@router.post("/queue/saved")
+def save_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))],
+              name: Annotated[str, Form(max_length=200)], query: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """Keep the current queue view under a name (the same name replaces it)."""
+    parse_query(dict(parse_qsl(query)))  # a bad query is refused now, not when it is used
+    saved = save_filter(request.app.state.web.sessions, actor.id, name, query)
+    flash(request, tr(request).gettext("Filter “%(name)s” saved.") % {"name": saved.name}, "ok")
+    return RedirectResponse("/?" + query, status_code=303)
+
+
+@router.post("/queue/saved/{filter_id}/delete")
+def delete_saved_view(filter_id: int, request: Request,
+                      actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
+    """Forget one of the user's saved filters."""
+    delete_filter(request.app.state.web.sessions, actor.id, filter_id)
+    flash(request, tr(request).gettext("Saved filter deleted."), "ok")
+    return RedirectResponse("/", status_code=303)
 
 
 _EXPORT_LIMIT = 5000
