@@ -94,6 +94,7 @@ AUDIT_LABELS: dict[str, str] = {
     "incident.merge": N_("merged incidents"),
     "incident.reopen": N_("reopened"),
     "queue.export": N_("exported the queue"),
+    "queue.assign": N_("assigned"),
 }
 DIGEST_STATUS_LABELS: dict[str, str] = {
     "sending": N_("sending"), "sent": N_("sent"), "failed": N_("failed, will retry"), "gave_up": N_("gave up"),

@@ -237,6 +237,8 @@ class QueueItem(SQLModel, table=True):
     updated_at: datetime = _ts_now()
     decided_at: datetime | None = _ts(index=True)
     alerted_at: datetime | None = _ts()
+    # Who should look at it (set by a moderator or admin; revision 0013_assignment); independent of a claim.
+    assigned_to_id: int | None = Field(default=None, foreign_key="user.id", index=True)
 
 
 class Decision(SQLModel, table=True):

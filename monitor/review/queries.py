@@ -45,6 +45,7 @@ class QueueQuery:
     sort: str = "severity"
     page: int = 1
     q: str | None = None
+    assignee: int | None = None
 
     def to_filter(self, zone: ZoneInfo, *, with_status: bool = True) -> QueueFilter:
         """The core queue filter for this query: the page, its counts and claim next all use it."""
@@ -60,13 +61,13 @@ class QueueQuery:
                            region=self.region or None, district=self.district or None, school=self.school or None,
                            platform=self.platform or None, language=self.language or None,
                            has_video=self.has_video, published_since=since, published_until=until,
-                           search=self.q or None)
+                           search=self.q or None, assigned_to_id=self.assignee)
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""
         q = replace(self, **changes)
         out: dict[str, str] = {}
-        for key in ("q", "status", "severity", *TEXT_FILTERS, "date_from", "date_to", "has_video", "sort", "page"):
+        for key in ("q", "assignee", "status", "severity", *TEXT_FILTERS, "date_from", "date_to", "has_video", "sort", "page"):
             value = getattr(q, key)
             default = getattr(QueueQuery, key, None)
             if value is None or value == default:
@@ -113,11 +114,16 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
     date_to = _date(get["date_to"], "date_to") if "date_to" in get else None
     if date_from and date_to and date_from > date_to:
         raise InputError("the date range is reversed: 'from' is after 'to'")
+    try:
+        assignee = int(get["assignee"]) if "assignee" in get else None
+    except ValueError:
+        raise InputError("assignee must be a user id") from None
     search = get.get("q")
     if search is not None and len(search) > 200:
         raise InputError("search must be at most 200 characters")
     return QueueQuery(
         q=search,
+        assignee=assignee,
         status=status,
         severity=severity,
         category=category,
@@ -144,6 +150,7 @@ class QueueRow:
     claimed_by: str | None
     is_demo: bool = False
     published_at: datetime | None = None
+    assigned_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +185,7 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
         post_ids = {i.post_id for i in items}
         posts = {p.id: p for p in session.exec(select(tables.Post).where(col(tables.Post.id).in_(post_ids)))
                  if p.id is not None}
-        user_ids = {i.claimed_by_id for i in items if i.claimed_by_id is not None}
+        user_ids = {u for i in items for u in (i.claimed_by_id, i.assigned_to_id) if u is not None}
         if user_ids:
             users = dict(session.exec(select(tables.User.id, tables.User.name)
                                       .where(col(tables.User.id).in_(user_ids))).all())  # type: ignore[arg-type]
@@ -190,7 +197,8 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
                              author=post.author if post else None,
                              claimed_by=users.get(item.claimed_by_id) if item.claimed_by_id else None,
                              is_demo=bool(post and post.external_id.startswith("demo-")),
-                             published_at=post.published_at if post else None))
+                             published_at=post.published_at if post else None,
+                             assigned_to=users.get(item.assigned_to_id) if item.assigned_to_id else None))
     pages = max(1, -(-total // page_size))
     return QueuePage(rows=rows, total=total, status_counts=status_counts, page=q.page, pages=pages)
 

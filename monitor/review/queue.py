@@ -65,6 +65,7 @@ class QueueFilter:
     published_until: datetime | None = None
     # Words to find in the text of any post of the incident (full-text search).
     search: str | None = None
+    assigned_to_id: int | None = None
 
     def apply(self, stmt: Any) -> Any:
         """Add this filter's WHERE clauses to a select over QueueItem."""
@@ -76,7 +77,7 @@ class QueueFilter:
         exact = {
             "category": self.category, "region": self.region,
             "district": self.district, "school": self.school, "platform": self.platform,
-            "language": self.language, "has_video": self.has_video,
+            "language": self.language, "has_video": self.has_video, "assigned_to_id": self.assigned_to_id,
         }
         for column, value in exact.items():
             if value is not None:

@@ -247,3 +247,22 @@ def test_saved_filters_are_per_user(client_for: Clients, seeded: Seeded) -> None
     assert other.post(f"/queue/saved/{filter_id}/delete", data={"csrf_token": other_csrf}).status_code == 404
     client.post(f"/queue/saved/{filter_id}/delete", data={"csrf_token": csrf})
     assert "Карасай, буллинг" not in client.get("/").text
+
+
+def test_assigning_an_item_to_a_moderator(client_for: Clients, seeded: Seeded, users: dict[str, int]) -> None:
+    client, csrf = client_for("moderator")
+    target = seeded.talgar[2]
+    client.post(f"/items/{target}/assign", data={"csrf_token": csrf, "assignee": users["moderator2"]})
+    assert "→ moderator2" in client.get("/").text
+    mine = client.get("/", params={"assignee": users["moderator2"]}).text
+    assert [int(x.split('"')[0]) for x in mine.split('data-id="')[1:]] == [target]
+    page = client.get(f"/items/{target}").text
+    assert f'<option value="{users["moderator2"]}" selected>moderator2</option>' in page
+    assert "moderator: assigned" in page.split('id="audit"', 1)[1]
+    # Only to active moderators or admins; viewers cannot assign.
+    assert client.post(f"/items/{target}/assign", data={"csrf_token": csrf, "assignee": users["viewer"]}
+                       ).status_code == 400
+    viewer, viewer_csrf = client_for("viewer")
+    assert viewer.post(f"/items/{target}/assign", data={"csrf_token": viewer_csrf, "assignee": ""}).status_code == 403
+    client.post(f"/items/{target}/assign", data={"csrf_token": csrf, "assignee": ""})
+    assert "→ moderator2" not in client.get("/").text

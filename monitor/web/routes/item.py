@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from monitor.core import tables
 from monitor.core.audit import record_audit
 from monitor.core.db import transaction
-from monitor.core.errors import NotFound, QueueError
+from monitor.core.errors import InputError, NotFound, QueueError
 from monitor.core.tables import utcnow
 from monitor.core.vocab import FINAL_STATUSES, Role, Status
 from monitor.ingest.incidents.store import split_incident
+from monitor.review.assign import assign, deciders
 from monitor.review.detail import load_item, snapshot_text
 from monitor.review.queue import add_note, claim, decide, release
 from monitor.web.messages import translate_error
@@ -35,6 +36,7 @@ def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
     with transaction(web.sessions) as session:
         detail = load_item(session, item_id)
         record_audit(session, actor.name, "item.view", "queue_item", item_id)
+        people = [(u.id, u.name) for u in deciders(session)]
     evidence = detail.classification.evidence if detail.classification else []
     item = detail.item
     held_by_other = (item.claimed_by_id is not None and item.claimed_by_id != actor.id
@@ -43,7 +45,8 @@ def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
         "d": detail, "item": item, "segments": highlight(detail.post.text, evidence),
         "holds_claim": item.claimed_by_id == actor.id, "held_by_other": held_by_other,
         "can_split": _can_split(item, detail.posts),
-        "alert_recipients": web.settings.alerts.recipients,
+        "alert_recipients": web.settings.alerts.recipients, "people": people,
+        "assignee": dict(people).get(item.assigned_to_id) if item.assigned_to_id else None,
         # Views are folded away: the history shows what people did.
         "history": [ev for ev in detail.audit if ev.action not in _VIEWS],
         "views": [ev for ev in detail.audit if ev.action in _VIEWS],
@@ -125,6 +128,21 @@ def decide_view(
     t = tr(request)
     return _done(request, item_id, t.gettext("Item %(id)s: %(status)s.") % {"id": item_id, "status": t.label("status", status)},
                  to_queue=True)
+
+
+@router.post("/items/{item_id}/assign")
+def assign_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
+                assignee: Annotated[str, Form()] = "") -> Response:
+    """Assign the item to a moderator or admin (empty: to nobody)."""
+    try:
+        assignee_id = int(assignee) if assignee else None
+    except ValueError:
+        raise InputError("assignee must be a user id") from None
+    name = assign(request.app.state.web.sessions, actor.user, item_id, assignee_id)
+    t = tr(request)
+    message = (t.gettext("Item %(id)s assigned to %(name)s.") % {"id": item_id, "name": name} if name
+               else t.gettext("Item %(id)s is assigned to nobody now.") % {"id": item_id})
+    return _done(request, item_id, message)
 
 
 @router.post("/items/{item_id}/note")

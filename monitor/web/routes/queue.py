@@ -17,6 +17,7 @@ from monitor.core.db import transaction
 from monitor.core.errors import InputError
 from monitor.core.i18n import N_, band
 from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
+from monitor.review.assign import deciders
 from monitor.review.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
 from monitor.review.queue import QueueFilter, bulk_decide, claim_next
 from monitor.review.saved import delete_filter, list_saved, save_filter
@@ -55,8 +56,9 @@ def queue_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VI
     with web.sessions() as session:
         result = queue_page(session, q, web.settings.web.page_size, web.zone)
         saved = list_saved(session, actor.id)
+        people = [(u.id, u.name) for u in deciders(session)]
     context: dict[str, Any] = {
-        "saved": saved, "saveable": urlencode(q.params(page=1)),
+        "saved": saved, "people": people, "saveable": urlencode(q.params(page=1)),
         "q": q, "result": result, "choices": _choices(request), "statuses": STATUS_CHOICES,
         "filter_titles": [(key, tr(request).gettext(title)) for key, title in _FILTER_TITLES],
         "filtered": sum(1 for k in q.params() if k not in ("status", "page", "sort", "q")),
