@@ -25,7 +25,7 @@ def test_every_message_is_translated_and_compiled(language: str) -> None:
     for message in template:
         if not message.id:
             continue
-        entry = po.get(message.id)
+        entry = po.get(message.id, context=message.context)
         strings = (entry.string if isinstance(entry.string, tuple) else (entry.string,)) if entry else ("",)
         if entry is None or not all(strings) or entry.fuzzy:
             missing.append(message.id)
@@ -33,6 +33,8 @@ def test_every_message_is_translated_and_compiled(language: str) -> None:
         if isinstance(message.id, tuple):
             got = compiled.ngettext(message.id[0], message.id[1], 1)
             want = strings[0]
+        elif message.context:
+            got, want = compiled.pgettext(message.context, message.id), strings[0]
         else:
             got, want = compiled.gettext(message.id), strings[0]
         if got != want:

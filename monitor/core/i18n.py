@@ -181,6 +181,10 @@ class Translator:
         """The message in this language (the English id when the catalog lacks it)."""
         return self._t.gettext(message)
 
+    def pgettext(self, context: str, message: str) -> str:
+        """The message in this language for one context ("button" vs a heading with the same English)."""
+        return self._t.pgettext(context, message)
+
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """The plural form for n ("1 ошибка", "2 ошибки", "5 ошибок")."""
         return self._t.ngettext(singular, plural, n)

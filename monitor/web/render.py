@@ -95,7 +95,7 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
     t = tr(request)
     context = {"actor": getattr(request.state, "actor", None), "csrf": csrf_token(request),
                "messages": messages, "t": t, "lang": t.language, "gettext": t.gettext, "_": t.gettext,
-               "ngettext": t.ngettext, **context}
+               "ngettext": t.ngettext, "pgettext": t.pgettext, **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
