@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export MONITOR_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install migrate run demo test services lint gates bench clean
+.PHONY: install migrate run demo test services lint gates bench clean messages catalogs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,7 +15,19 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) catalogs
+
+# Interface languages (ru default, kk, en): gettext catalogs under monitor/locale.
+# `make messages` extracts the English message ids from the code and templates and merges them into
+# each language's messages.po (translate the new empty entries, then `make catalogs`).
+LOCALES := monitor/locale
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project school-monitor -o $(LOCALES)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --width 120 --ignore-obsolete
+
+# The compiled .mo files are committed too (a wheel built without make still has them); this refreshes them.
+catalogs: $(STAMP)
+	$(VENV)/bin/pybabel compile -d $(LOCALES) -D messages --statistics
 
 migrate: install
 	$(VENV)/bin/monitor db upgrade

@@ -30,7 +30,7 @@ from monitor.notify.mail import MailError
 def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name: str | None) -> None:
     """The daily digest email: --preview [--out FILE], --send [--force], --status."""
     from monitor.core.tables import utcnow
-    from monitor.notify.digest import recipient_lists
+    from monitor.notify.digest import RecipientList, recipient_lists
     from monitor.notify.digest_runs import preview, recent_runs, run_digests, send_list
 
     if mode is None:
@@ -54,9 +54,12 @@ def digest(app: App, mode: str | None, force: bool, out: Path | None, list_name:
         lists = [rl for rl in lists if rl.name == list_name]
         if not lists:
             raise NotFound(f"no digest recipient list named {list_name!r}")
+    now = utcnow()
+    if not lists and mode == "preview":
+        # A preview needs nobody to send to: show what the default list would get.
+        lists = [RecipientList("preview", (), settings.digest.language)]
     if not lists:
         raise InputError("no digest recipients configured: set [digest] recipients (or [[digest.lists]])")
-    now = utcnow()
     if mode == "preview":
         rendered = preview(app.sessions(), settings, lists[0], now)
         if out is None:

@@ -108,6 +108,8 @@ class WebSettings(Section):
             except ValueError:
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
         return value
+    # The interface language for users who have not chosen one (the sign-in page follows Accept-Language).
+    language: Literal["ru", "kk", "en"] = "ru"
 
 
 class SmtpSettings(Section):

@@ -161,3 +161,13 @@ def downgrade_all(engine: Engine) -> None:
     from alembic import command
 
     command.downgrade(alembic_config(engine), "base")
+
+
+# Full-text search objects live only in revision 0013_post_search (FTS5 tables, a functional index),
+# not in the table classes: schema comparisons and autogenerate leave them out.
+SEARCH_OBJECTS = ("post_fts", "ix_post_text_search")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """False for the migration-only search objects (alembic's include_name hook)."""
+    return not (name or "").startswith(SEARCH_OBJECTS)

@@ -188,6 +188,8 @@ class User(SQLModel, table=True):
     created_at: datetime = _ts_now()
     # Raised by logout, password, role and activation changes: older browser sessions stop working.
     session_generation: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    # The interface language this user chose (ru, kk, en); None: the configured `[web] language`.
+    language: str | None = Field(default=None, sa_column=sa.Column(sa.String(8), nullable=True))
 
 
 class ApiToken(SQLModel, table=True):
@@ -245,6 +247,8 @@ class QueueItem(SQLModel, table=True):
     updates_since_decision: int = 0
     last_update_at: datetime | None = _ts()
     merged_into_id: int | None = Field(default=None, foreign_key="queue_item.id")
+    # Who should look at it (set by a moderator or admin; revision 0013_assignment); independent of a claim.
+    assigned_to_id: int | None = Field(default=None, foreign_key="user.id", index=True)
 
 
 class GroupingCorrection(SQLModel, table=True):
@@ -433,4 +437,16 @@ class MediaMatch(SQLModel, table=True):
     inliers: int = 0
     reason: str = Field(default="", max_length=200)
     joined_incident_id: int | None = None
+    created_at: datetime = _ts_now()
+
+
+class SavedFilter(SQLModel, table=True):
+    """A queue view a user named and keeps (its query string), one name per user (revision 0013_saved_filter)."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name", name="uq_saved_filter_user_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=100)
+    query: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     created_at: datetime = _ts_now()

@@ -27,10 +27,11 @@ from sqlmodel import Session, col, select
 from monitor.core.config import Settings
 from monitor.core.db import transaction
 from monitor.core.errors import DeliveryError
+from monitor.core.i18n import translator
 from monitor.core.tables import Alert, QueueItem, utcnow
 from monitor.core.vocab import PENDING_STATUSES, AlertReason, Severity, Status
 from monitor.notify import mail
-from monitor.notify.digest import item_link, render_template, strings
+from monitor.notify.render import item_link, render_template
 from monitor.review.escalation import raise_alert
 
 log = logging.getLogger(__name__)
@@ -112,11 +113,13 @@ class AlertLine:
 
 def render_email(lines: Sequence[AlertLine], settings: Settings, now: datetime) -> EmailMessage:
     """The alert email (plain text + HTML) for one batch."""
-    t = strings(settings.alerts.language)
-    subject = t["alert_subject"].format(count=len(lines))
-    context = {"lines": lines, "t": t, "tz": settings.timezone, "now": now, "subject": subject}
-    text = render_template("alerts/alert.txt.j2", **context)
-    html = render_template("alerts/alert.html.j2", **context)
+    t = translator(settings.alerts.language, settings.timezone)
+    n = len(lines)
+    subject = t.ngettext("URGENT school-monitor: %(num)d incident needs attention",
+                         "URGENT school-monitor: %(num)d incidents need attention", n) % {"num": n}
+    context = {"lines": lines, "tz": settings.timezone, "now": now, "subject": subject}
+    text = render_template("alerts/alert.txt.j2", t, **context)
+    html = render_template("alerts/alert.html.j2", t, **context)
     return mail.build_message(subject, text, html, settings.smtp.from_addr, settings.alerts.recipients)
 
 

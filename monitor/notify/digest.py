@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, col, select
 
-from monitor.core.boundary import in_zone
 from monitor.core.config import Settings
-from monitor.core.tables import Post, QueueItem, Source
-from monitor.core.vocab import PENDING_STATUSES, SEVERITIES
-
-TEMPLATES = Path(__file__).parent / "templates"
+from monitor.core.excerpt import Segment, excerpt
+from monitor.core.i18n import N_, translator
+from monitor.core.tables import Classification, Post, QueueItem, Source
+from monitor.core.vocab import FINAL_STATUSES, OPEN_STATUSES, PENDING_STATUSES, SEVERITIES, Severity, Status
+from monitor.notify.render import item_link, render_template, where
 
 
 @dataclass(frozen=True)
@@ -70,36 +65,26 @@ def pseudonym_key(settings: Settings) -> bytes:
 
 
 @dataclass(frozen=True)
-class ItemLine:
-    """One queue item as the digest shows it (no post text: the link leads to the evidence)."""
+class IncidentLine:
+    """One incident as the digest shows it: what happened (an excerpt of the lead post, evidence
+    marked), where, when it was published, how many posts and sources, its status and a link."""
 
     item_id: int
     link: str
-    region: str | None
-    district: str | None
-    school: str | None
-    category: str | None
     severity: str
-    platform: str | None
-    author: str | None
-    post_count: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class DistrictGroup:
-    """Confirmed items of one district."""
-
-    district: str | None
-    items: tuple[ItemLine, ...]
-
-
-@dataclass(frozen=True)
-class RegionGroup:
-    """Confirmed items of one region, by district."""
-
+    status: str
+    category: str | None
     region: str | None
-    districts: tuple[DistrictGroup, ...]
+    district: str | None
+    town: str | None
+    school: str | None
+    excerpt: tuple[Segment, ...]
+    published_at: datetime
+    flagged_at: datetime
+    decided_at: datetime | None
+    post_count: int
+    source_count: int
+    new_posts: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,79 +104,107 @@ class DigestData:
 
     period_start_at: datetime
     period_end_at: datetime
-    confirmed: tuple[RegionGroup, ...]
+    urgent: tuple[IncidentLine, ...]
+    confirmed: tuple[IncidentLine, ...]
     confirmed_count: int
+    updates: tuple[IncidentLine, ...]
     pending: dict[str, dict[str | None, int]]
     pending_count: int
-    oldest: tuple[ItemLine, ...]
+    oldest: tuple[IncidentLine, ...]
     failing_sources: tuple[FailingSource, ...]
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def item_link(base_url: str, item_id: int) -> str:
-    """The web app's page for a queue item."""
-    return f"{base_url.rstrip('/')}/items/{item_id}"
+def _lines(session: Session, items: Sequence[QueueItem], base_url: str,
+           new_posts: dict[int, int] | None = None) -> list[IncidentLine]:
+    """IncidentLines for queue items: lead post, its evidence, posts and sources per incident (3 queries)."""
+    if not items:
+        return []
+    posts = {p.id: p for p in session.exec(select(Post).where(col(Post.id).in_({i.post_id for i in items})))}
+    # The verdict of the item's own model version, else the newest one: one query for all lead posts.
+    versions = {i.post_id: i.model_version for i in items}
+    verdicts: dict[int, Classification] = {}
+    for c in session.exec(select(Classification).where(col(Classification.post_id).in_(set(posts)))
+                          .order_by(col(Classification.created_at), col(Classification.id))):
+        kept = verdicts.get(c.post_id)
+        if kept is None or kept.model_version != versions.get(c.post_id) or c.model_version == versions.get(c.post_id):
+            verdicts[c.post_id] = c
+    counts = _counts(session, {i.incident_id for i in items})
+    out = []
+    for item in items:
+        assert item.id is not None
+        post = posts.get(item.post_id)
+        verdict = verdicts.get(item.post_id)
+        n, sources = counts.get(item.incident_id, (item.post_count, 1))
+        out.append(IncidentLine(
+            item_id=item.id, link=item_link(base_url, item.id), severity=item.severity, status=item.status,
+            category=item.category, region=item.region, district=item.district,
+            town=post.town if post else None, school=item.school,
+            excerpt=tuple(excerpt(post.text, verdict.evidence if verdict else None)) if post else (),
+            published_at=post.published_at if post else item.created_at, flagged_at=item.created_at,
+            decided_at=item.decided_at, post_count=max(n, item.post_count), source_count=sources,
+            new_posts=(new_posts or {}).get(item.id, 0),
+        ))
+    return out
 
 
-def _line(item: QueueItem, author: str | None, base_url: str, key: bytes, at: datetime) -> ItemLine:
-    assert item.id is not None
-    return ItemLine(
-        item_id=item.id,
-        link=item_link(base_url, item.id),
-        region=item.region,
-        district=item.district,
-        school=item.school,
-        category=item.category,
-        severity=item.severity,
-        platform=item.platform,
-        author=pseudonym(author, key),
-        post_count=item.post_count,
-        at=at,
-    )
-
-
-def _group(lines: Sequence[ItemLine]) -> tuple[RegionGroup, ...]:
-    regions: dict[str | None, dict[str | None, list[ItemLine]]] = {}
-    for line in lines:
-        regions.setdefault(line.region, {}).setdefault(line.district, []).append(line)
-
-    def order(name: str | None) -> tuple[bool, str]:
-        return (name is None, name or "")
-
-    return tuple(
-        RegionGroup(
-            region,
-            tuple(
-                DistrictGroup(d, tuple(items)) for d, items in sorted(ds.items(), key=lambda x: order(x[0]))
-            ),
-        )
-        for region, ds in sorted(regions.items(), key=lambda x: order(x[0]))
-    )
+def _counts(session: Session, incident_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """Posts and distinct sources (a configured source, else the platform) per incident."""
+    rows = session.exec(
+        select(col(Post.incident_id), col(Post.source_id), col(Post.platform))
+        .where(col(Post.incident_id).in_(incident_ids))
+    ).all()
+    posts: dict[int, int] = {}
+    sources: dict[int, set[str]] = {}
+    for incident, source_id, platform in rows:
+        if incident is None:
+            continue
+        posts[incident] = posts.get(incident, 0) + 1
+        sources.setdefault(incident, set()).add(f"s{source_id}" if source_id is not None else f"p{platform}")
+    return {i: (posts[i], len(sources[i])) for i in posts}
 
 
 def collect(
     session: Session, settings: Settings, period_start_at: datetime, period_end_at: datetime, key: bytes
 ) -> DigestData:
-    """Query the digest's content for a period (confirmed in [start, end); pending and sources as of now)."""
+    """Query the digest's content for a period (confirmed and updates in [start, end); the rest as of now).
+
+    `key` is the pseudonym key: kept in the signature for callers, authors are no longer shown."""
     base_url = settings.web.base_url
     limit = settings.digest.max_items
-    confirmed_rows = session.exec(
-        select(QueueItem, col(Post.author))
-        .join(Post, col(Post.id) == col(QueueItem.post_id))
-        .where(col(QueueItem.status) == "confirmed")
-        .where(sa.or_(
-            sa.and_(col(QueueItem.decided_at) >= period_start_at, col(QueueItem.decided_at) < period_end_at),
-            # A confirmed incident with new posts since the decision is news again (issue 12).
-            sa.and_(col(QueueItem.updates_since_decision) > 0, col(QueueItem.last_update_at) >= period_start_at,
-                    col(QueueItem.last_update_at) < period_end_at),
-        ))
+    # Critical and escalated first: what still needs someone, most severe first.
+    urgent = session.exec(
+        select(QueueItem)
+        .where(sa.or_(col(QueueItem.status) == Status.ESCALATED,
+                      sa.and_(col(QueueItem.status).in_(OPEN_STATUSES), col(QueueItem.severity) == Severity.CRITICAL)))
+        .order_by(col(QueueItem.status) != Status.ESCALATED, col(QueueItem.severity_rank).desc(),
+                  col(QueueItem.created_at))
+        .limit(limit)
+    ).all()
+    confirmed_items = session.exec(
+        select(QueueItem)
+        .where(col(QueueItem.status) == Status.CONFIRMED)
+        .where(col(QueueItem.decided_at) >= period_start_at)
+        .where(col(QueueItem.decided_at) < period_end_at)
         .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.decided_at))
     ).all()
-    confirmed = [
-        _line(item, author, base_url, key, item.decided_at or item.updated_at)
-        for item, author in confirmed_rows
-    ]
-    updated = sum(1 for item, _ in confirmed_rows if item.updates_since_decision)
+    # New posts collected in the period on incidents already decided before it.
+    new_counts: dict[int, int] = {int(i): int(n) for i, n in session.exec(
+        select(col(QueueItem.id), sa.func.count())
+        .join(Post, col(Post.incident_id) == col(QueueItem.incident_id))
+        .where(col(QueueItem.status).in_((*FINAL_STATUSES, Status.ESCALATED)))
+        .where(col(QueueItem.decided_at) < period_start_at)
+        .where(col(Post.collected_at) >= period_start_at, col(Post.collected_at) < period_end_at)
+        .where(col(Post.id) != col(QueueItem.post_id))
+        .group_by(col(QueueItem.id))
+    ).all() if i is not None}
+    # An escalated incident with news is already at the top (with its count of new posts): not twice.
+    shown_on_top = {i.id for i in urgent}
+    updated = session.exec(
+        select(QueueItem).where(col(QueueItem.id).in_(set(new_counts) - shown_on_top))
+        .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.id))
+        .limit(limit)
+    ).all() if set(new_counts) - shown_on_top else []
 
     pending: dict[str, dict[str | None, int]] = {}
     counts = session.exec(
@@ -206,15 +219,13 @@ def collect(
         for s in reversed(SEVERITIES)
         if s in pending
     }
-
-    oldest_rows = session.exec(
-        select(QueueItem, col(Post.author))
-        .join(Post, col(Post.id) == col(QueueItem.post_id))
-        .where(col(QueueItem.status).in_(PENDING_STATUSES))
-        .order_by(col(QueueItem.created_at), col(QueueItem.id))
+    # The oldest nobody has looked at yet, critical first, then by age.
+    oldest = session.exec(
+        select(QueueItem)
+        .where(col(QueueItem.status).in_(OPEN_STATUSES))
+        .order_by(col(QueueItem.severity) != Severity.CRITICAL, col(QueueItem.created_at), col(QueueItem.id))
         .limit(min(limit, 10))
     ).all()
-    oldest = [_line(item, author, base_url, key, item.created_at) for item, author in oldest_rows]
 
     sources = session.exec(
         select(Source)
@@ -230,13 +241,15 @@ def collect(
     return DigestData(
         period_start_at=period_start_at,
         period_end_at=period_end_at,
-        confirmed=_group(confirmed[:limit]),
-        confirmed_count=len(confirmed),
+        urgent=tuple(_lines(session, urgent, base_url, new_counts)),
+        confirmed=tuple(_lines(session, confirmed_items[:limit], base_url)),
+        confirmed_count=len(confirmed_items),
+        updates=tuple(_lines(session, updated, base_url, new_counts)),
         pending=ordered,
         pending_count=sum(sum(d.values()) for d in ordered.values()),
-        oldest=tuple(oldest),
+        oldest=tuple(_lines(session, oldest, base_url)),
         failing_sources=failing,
-        extra={"confirmed_shown": min(len(confirmed), limit), "updated_since_decision": updated},
+        extra={"confirmed_shown": min(len(confirmed_items), limit)},
     )
 
 
@@ -249,57 +262,29 @@ class Rendered:
     html: str
 
 
-@lru_cache(maxsize=1)
-def _strings() -> dict[str, dict[str, Any]]:
-    data: dict[str, dict[str, Any]] = json.loads((TEMPLATES / "digest" / "strings.json").read_text("utf-8"))
-    return data
-
-
-def strings(language: str) -> dict[str, Any]:
-    """The UI strings of one language (ru, kk, en)."""
-    return _strings()[language]
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["local"] = lambda value, tz, fmt="%d.%m.%Y %H:%M": in_zone(value, ZoneInfo(tz)).strftime(
-        fmt
-    )
-    return env
-
-
-def render_template(name: str, **context: Any) -> str:
-    """Render one template under monitor/notify/templates."""
-    return _environment().get_template(name).render(**context)
+SUBJECT = N_("school-monitor digest for %(date)s: %(confirmed)s confirmed, %(pending)s pending review")
 
 
 def render(data: DigestData, language: str, timezone: str, now: datetime) -> Rendered:
     """The digest as subject, text and HTML (pure: the same data gives the same email)."""
-    t = strings(language)
-    local_now = now.astimezone(ZoneInfo(timezone))
-    subject = t["subject"].format(
-        date=local_now.strftime("%d.%m.%Y"), confirmed=data.confirmed_count, pending=data.pending_count
-    )
+    t = translator(language, timezone)
+    subject = t.gettext(SUBJECT) % {
+        "date": t.dt(now, "%d.%m.%Y"), "confirmed": data.confirmed_count, "pending": data.pending_count
+    }
     context = {
         "d": data,
-        "t": t,
         "tz": timezone,
         "now": now,
         "subject": subject,
         "hours": lambda at: max(0, int((now - at).total_seconds() // 3600)),
+        "where": lambda line: where(t, line.school, line.town, line.district, line.region),
+        # Plain text marks evidence words with *asterisks*.
+        "plain": lambda segments: "".join(f"*{seg.text}*" if seg.mark else seg.text for seg in segments),
     }
     return Rendered(
         subject=subject,
-        text=render_template("digest/digest.txt.j2", **context),
-        html=render_template("digest/digest.html.j2", **context),
+        text=render_template("digest/digest.txt.j2", t, **context),
+        html=render_template("digest/digest.html.j2", t, **context),
     )
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from monitor.core import tables
 from monitor.core.errors import InputError
 from monitor.core.tables import QueueItem
-from monitor.core.vocab import CATEGORIES, OPEN_STATUSES, SEVERITIES, STATUSES
+from monitor.core.vocab import CATEGORIES, PENDING_STATUSES, SEVERITIES, STATUSES
 from monitor.review.queue import ItemFields, QueueFilter
 
 # "updates": decided items with posts that joined after the decision (nothing hides in a decided item).
@@ -37,23 +37,28 @@ class QueueQuery(ItemFields):
     date_to: date | None = None
     sort: str = "severity"
     page: int = 1
+    q: str | None = None
+    assignee: int | None = None
 
     def to_filter(self, zone: ZoneInfo, *, with_status: bool = True) -> QueueFilter:
         """The core queue filter for this query: the page, its counts and claim next all use it."""
         status: tuple[str, ...] | None = None
         updates = with_status and self.status == "updates"
         if with_status and self.status not in ("all", "updates"):
-            status = OPEN_STATUSES if self.status == "open" else (self.status,)
-        # Date range in local days: the ministry thinks in Almaty dates.
+            # "open" is everything that still needs someone: escalated items stay in the default view.
+            status = PENDING_STATUSES if self.status == "open" else (self.status,)
+        # Date range in local days of publication: the ministry thinks in Almaty dates, and asks
+        # "what was posted last week", not "what did our collector see last week".
         since = datetime.combine(self.date_from, time(), zone) if self.date_from else None
         until = datetime.combine(self.date_to + timedelta(days=1), time(), zone) if self.date_to else None
-        return QueueFilter(status=status, since=since, until=until, updates=updates, **self.item_fields())
+        return QueueFilter(status=status, published_since=since, published_until=until, updates=updates,
+                           search=self.q or None, assigned_to_id=self.assignee, **self.item_fields())
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Query-string parameters for this query (with changes), without the defaults."""
         q = replace(self, **changes)
         out: dict[str, str] = {}
-        for key in ("status", "severity", *TEXT_FILTERS, "date_from", "date_to", "has_video", "sort", "page"):
+        for key in ("q", "assignee", "status", "severity", *TEXT_FILTERS, "date_from", "date_to", "has_video", "sort", "page"):
             value = getattr(q, key)
             default = getattr(QueueQuery, key, None)
             if value is None or value == default:
@@ -63,10 +68,13 @@ class QueueQuery(ItemFields):
 
 
 def _date(value: str, name: str) -> date:
+    # The form shows dd.mm.yyyy (how the ministry writes dates); links and the API may use ISO.
     try:
+        if "." in value:
+            return datetime.strptime(value, "%d.%m.%Y").date()
         return date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{name} must be a date like 2026-01-31") from None
+        raise InputError(f"{name} must be a date like 31.01.2026") from None
 
 
 def parse_query(args: Mapping[str, str]) -> QueueQuery:
@@ -93,7 +101,20 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
         raise InputError("page must be a number") from None
     if not 1 <= page <= 100_000:
         raise InputError("page must be between 1 and 100000")
+    date_from = _date(get["date_from"], "date_from") if "date_from" in get else None
+    date_to = _date(get["date_to"], "date_to") if "date_to" in get else None
+    if date_from and date_to and date_from > date_to:
+        raise InputError("the date range is reversed: 'from' is after 'to'")
+    try:
+        assignee = int(get["assignee"]) if "assignee" in get else None
+    except ValueError:
+        raise InputError("assignee must be a user id") from None
+    search = get.get("q")
+    if search is not None and len(search) > 200:
+        raise InputError("search must be at most 200 characters")
     return QueueQuery(
+        q=search,
+        assignee=assignee,
         status=status,
         severity=severity,
         category=category,
@@ -102,8 +123,8 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
         school=get.get("school"),
         platform=get.get("platform"),
         language=get.get("language"),
-        date_from=_date(get["date_from"], "date_from") if "date_from" in get else None,
-        date_to=_date(get["date_to"], "date_to") if "date_to" in get else None,
+        date_from=date_from,
+        date_to=date_to,
         has_video=has_video if isinstance(has_video, bool) else None,
         sort=sort,
         page=page,
@@ -119,6 +140,8 @@ class QueueRow:
     author: str | None
     claimed_by: str | None
     is_demo: bool = False
+    published_at: datetime | None = None
+    assigned_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +167,7 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
     ).all()
     status_counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     status_counts.update({status: int(n) for status, n in counted})
-    status_counts["open"] = sum(status_counts[s] for s in OPEN_STATUSES)
+    status_counts["open"] = sum(status_counts[s] for s in PENDING_STATUSES)
     status_counts["all"] = sum(status_counts[s] for s in STATUSES)
     status_counts["updates"] = int(session.exec(
         replace(q.to_filter(zone, with_status=False), updates=True).apply(select(sa.func.count()).select_from(QueueItem))
@@ -156,7 +179,7 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
         post_ids = {i.post_id for i in items}
         posts = {p.id: p for p in session.exec(select(tables.Post).where(col(tables.Post.id).in_(post_ids)))
                  if p.id is not None}
-        user_ids = {i.claimed_by_id for i in items if i.claimed_by_id is not None}
+        user_ids = {u for i in items for u in (i.claimed_by_id, i.assigned_to_id) if u is not None}
         if user_ids:
             users = dict(session.exec(select(tables.User.id, tables.User.name)
                                       .where(col(tables.User.id).in_(user_ids))).all())  # type: ignore[arg-type]
@@ -167,7 +190,9 @@ def queue_page(session: Session, q: QueueQuery, page_size: int, zone: ZoneInfo) 
         rows.append(QueueRow(item=item, preview=text[:280] + ("…" if len(text) > 280 else ""),
                              author=post.author if post else None,
                              claimed_by=users.get(item.claimed_by_id) if item.claimed_by_id else None,
-                             is_demo=bool(post and post.external_id.startswith("demo-"))))
+                             is_demo=bool(post and post.external_id.startswith("demo-")),
+                             published_at=post.published_at if post else None,
+                             assigned_to=users.get(item.assigned_to_id) if item.assigned_to_id else None))
     pages = max(1, -(-total // page_size))
     return QueuePage(rows=rows, total=total, status_counts=status_counts, page=q.page, pages=pages)
 

@@ -42,6 +42,7 @@ from monitor.core.vocab import (
     severity_rank,
 )
 from monitor.review.escalation import raise_alert
+from monitor.review.search import PostTextMatches, has_words
 
 DEFAULT_LEASE = timedelta(minutes=15)
 # Most severe first, then oldest: the order claim_next takes and the CLI lists.
@@ -74,6 +75,12 @@ class QueueFilter(ItemFields):
     since: datetime | None = None
     until: datetime | None = None
     updates: bool = False  # only decided items with posts that joined after the decision
+    # When the lead post was published (the queue page's date filter): [published_since, published_until).
+    published_since: datetime | None = None
+    published_until: datetime | None = None
+    # Words to find in the text of any post of the incident (full-text search).
+    search: str | None = None
+    assigned_to_id: int | None = None
 
     def apply(self, stmt: Any) -> Any:
         """Add this filter's WHERE clauses to a select over QueueItem."""
@@ -85,7 +92,7 @@ class QueueFilter(ItemFields):
         exact = {
             "category": self.category, "region": self.region,
             "district": self.district, "school": self.school, "platform": self.platform,
-            "language": self.language, "has_video": self.has_video,
+            "language": self.language, "has_video": self.has_video, "assigned_to_id": self.assigned_to_id,
         }
         for column, value in exact.items():
             if value is not None:
@@ -96,6 +103,16 @@ class QueueFilter(ItemFields):
             stmt = stmt.where(col(q.created_at) < self.until)
         if self.updates:
             stmt = stmt.where(col(q.updates_since_decision) > 0, col(q.status).in_(UPDATABLE_STATUSES))
+        if self.published_since is not None or self.published_until is not None:
+            posts = select(col(Post.id))
+            if self.published_since is not None:
+                posts = posts.where(col(Post.published_at) >= self.published_since)
+            if self.published_until is not None:
+                posts = posts.where(col(Post.published_at) < self.published_until)
+            stmt = stmt.where(col(q.post_id).in_(posts))
+        if has_words(self.search):
+            assert self.search is not None
+            stmt = stmt.where(col(q.incident_id).in_(select(col(Post.incident_id)).where(PostTextMatches(self.search))))
         return stmt
 
 
@@ -253,15 +270,19 @@ def claim_next(
     filters: QueueFilter | None = None,
     lease: timedelta = DEFAULT_LEASE,
     now: datetime | None = None,
+    order: tuple[Any, ...] | None = None,
 ) -> QueueItem | None:
-    """Claim the most severe, then oldest, unclaimed item matching the filter; None when none is left."""
+    """Claim the most severe, then oldest, unclaimed item matching the filter; None when none is left.
+
+    `order` replaces that order: the web passes the queue page's sort, so the item claimed is the one
+    shown first."""
     _require_decider(user)
     now = now or utcnow()
     with transaction(sessions) as session:
         stmt = select(QueueItem).where(_claimable(now))
         if filters is not None:
             stmt = filters.apply(stmt)
-        stmt = stmt.order_by(*CLAIM_ORDER).limit(1)
+        stmt = stmt.order_by(*(order or CLAIM_ORDER)).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             return _claim_next_pg(session, stmt, user, now, lease)
         item = session.exec(stmt).first()

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from monitor.core import tables
 from monitor.core.tables import Decision, QueueItem, User, utcnow
-from monitor.core.vocab import OPEN_STATUSES, POSITIVE_DECISIONS, Status
+from monitor.core.vocab import FALSE_ALARM_REASONS, OPEN_STATUSES, POSITIVE_DECISIONS, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +138,15 @@ def throughput(session: Session, days: int = 7) -> list[tuple[str, int, int]]:
 
 
 def precision(session: Session) -> list[Precision]:
-    """Precision from decisions per category and model version (escalated counts as confirmed)."""
+    """Precision from decisions per category and model version (escalated counts as confirmed).
+
+    Only dismissals that say "not a real incident" count against it: a duplicate or old news was a
+    right flag, already seen."""
     positive = sa.func.sum(sa.case((col(Decision.status).in_(POSITIVE_DECISIONS), 1), else_=0))
     rows = session.exec(select(QueueItem.category, Decision.model_version, sa.func.count(), positive)
                         .join(QueueItem, col(QueueItem.id) == Decision.queue_item_id)
+                        .where(sa.or_(col(Decision.status).in_(POSITIVE_DECISIONS),
+                                      col(Decision.reason).in_(FALSE_ALARM_REASONS)))
                         .group_by(col(QueueItem.category), col(Decision.model_version))
                         .order_by(col(QueueItem.category), col(Decision.model_version))).all()
     return [Precision(str(c or "unknown"), str(m or "unknown"), int(n), int(p or 0)) for c, m, n, p in rows]

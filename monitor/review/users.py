@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound
+from monitor.core.i18n import LANGUAGES
 from monitor.core.tables import ApiToken, User, utcnow
 from monitor.core.vocab import ROLES, Role
 
@@ -134,6 +135,18 @@ def unlock(sessions: sessionmaker[Session], name: str, actor: str = "system") ->
         session.add(user)
         record_audit(session, actor, "user.unlock", "user", user.id)
     return user
+
+
+def set_language(sessions: sessionmaker[Session], user_id: int, language: str | None) -> None:
+    """Store the interface language a user chose (ru, kk, en; None: the configured default)."""
+    if language is not None and language not in LANGUAGES:
+        raise InputError(f"language must be one of {', '.join(LANGUAGES)}")
+    with transaction(sessions) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user with id {user_id}")
+        user.language = language
+        session.add(user)
 
 
 def end_sessions(session: Session, user: User) -> None:

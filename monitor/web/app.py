@@ -23,7 +23,8 @@ from monitor.core.config import Settings
 from monitor.core.errors import InputError, MonitorError, NotFound, QueueError
 from monitor.ingest.pipeline import Pipeline
 from monitor.web.guards import ids_in_range, install_outage_handling
-from monitor.web.render import STATIC_DIR, make_templates, page
+from monitor.web.messages import translate_error
+from monitor.web.render import STATIC_DIR, make_templates, page, tr
 from monitor.web.security import CsrfRefused, Forbidden, LoginRequired, LoginThrottle, SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def _wants_json(request: Request) -> bool:
 def _error(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
-    return page(request, "error.html", {"status": status, "message": message}, status_code=status)
+    shown = translate_error(tr(request), message)
+    return page(request, "error.html", {"status": status, "message": shown}, status_code=status)
 
 
 def _install_handlers(app: FastAPI) -> None:

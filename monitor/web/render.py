@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,29 +14,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from monitor.core.boundary import in_zone
-from monitor.core.classification import merge_spans
-from monitor.core.vocab import DISMISS_REASONS, DismissReason
+from monitor.core.excerpt import Segment, highlight
+from monitor.core.i18n import DISMISS_LABELS, LANGUAGE_NAMES, LANGUAGES, Translator, band, negotiate, translator
+from monitor.core.vocab import DISMISS_REASONS
 from monitor.review.confidence import confidence_band
 from monitor.web.security import csrf_token
 
+__all__ = ["Segment", "highlight", "make_templates", "page", "safe_url", "tr"]
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
-DISMISS_LABELS: dict[DismissReason, str] = {
-    DismissReason.NOT_SCHOOL_RELATED: "Not school-related",
-    DismissReason.NOT_VIOLENCE: "Not violence",
-    DismissReason.DUPLICATE: "Duplicate",
-    DismissReason.OLD_NEWS: "Old news",
-    DismissReason.FICTION_OR_FILM: "Fiction or film",
-    DismissReason.OTHER: "Other",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A piece of post text; `mark` when a classifier evidence span covers it."""
-
-    text: str
-    mark: bool
 
 
 def safe_url(value: Any) -> str | None:
@@ -57,58 +41,64 @@ def safe_url(value: Any) -> str | None:
     return url
 
 
-def highlight(text: str, evidence: Sequence[Mapping[str, Any]] | None) -> list[Segment]:
-    """Split text into plain and marked segments from evidence spans; bad spans are ignored."""
-    spans: list[tuple[int, int]] = []
-    for span in evidence or ():
-        start, end = span.get("start"), span.get("end")
-        if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
-            continue
-        start, end = max(0, start), min(len(text), end)
-        quoted = span.get("text")
-        # A span whose offsets disagree with its quoted text is re-found by the text itself.
-        if isinstance(quoted, str) and quoted and text[start:end] != quoted:
-            found = text.find(quoted)
-            if found < 0:
-                continue
-            start, end = found, found + len(quoted)
-        if end > start:
-            spans.append((start, end))
-    out: list[Segment] = []
-    pos = 0
-    for start, end in merge_spans(spans):
-        if start > pos:
-            out.append(Segment(text[pos:start], False))
-        out.append(Segment(text[start:end], True))
-        pos = end
-    if pos < len(text):
-        out.append(Segment(text[pos:], False))
-    return out
-
-
 def make_templates(timezone: str) -> Jinja2Templates:
-    """The Jinja2 environment (autoescape on for every template) with our filters."""
-    zone = ZoneInfo(timezone)
-    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True))
+    """The Jinja2 environment (autoescape on for every template, gettext i18n) with our filters.
 
-    def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    Each page passes its reader's `gettext`/`ngettext`/`_` and `t` (a Translator) in the context."""
+    zone = ZoneInfo(timezone)
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True),
+                      extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_null_translations()  # type: ignore[attr-defined]
+
+    def local(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
         return in_zone(value, zone).strftime(fmt) if value else "—"
 
     env.filters["local"] = local
     env.filters["safe_url"] = safe_url
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
     env.filters["band"] = confidence_band
+    env.globals["band"] = band
     env.globals["dismiss_reasons"] = [(r.value, DISMISS_LABELS[r]) for r in DISMISS_REASONS]
+    env.globals["languages"] = [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES]
     env.globals["timezone_name"] = timezone
     return Jinja2Templates(env=env)
 
 
+def language(request: Request) -> str:
+    """The reader's language: their own choice, this browser's choice, Accept-Language before sign-in, the default."""
+    actor = getattr(request.state, "actor", None)
+    chosen = getattr(getattr(actor, "user", None), "language", None)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    session_choice = request.session.get("lang")
+    if session_choice in LANGUAGES:
+        return str(session_choice)
+    if actor is None:
+        offered = negotiate(request.headers.get("accept-language"))
+        if offered:
+            return offered
+    return str(request.app.state.web.settings.web.language)
+
+
+def tr(request: Request) -> Translator:
+    """The Translator for this request's reader."""
+    cached = getattr(request.state, "translator", None)
+    if isinstance(cached, Translator):
+        return cached
+    found = translator(language(request), request.app.state.web.settings.timezone)
+    request.state.translator = found
+    return found
+
+
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    """Render a page template with the caller and CSRF token in its context."""
+    """Render a page template in the reader's language with the caller and CSRF token in its context."""
     templates: Jinja2Templates = request.app.state.web.templates
     messages = request.session.pop("flash", [])
+    t = tr(request)
     context = {"actor": getattr(request.state, "actor", None), "csrf": csrf_token(request),
-               "messages": messages, **context}
+               "messages": messages, "t": t, "lang": t.language, "gettext": t.gettext, "_": t.gettext,
+               "ngettext": t.ngettext, "pgettext": t.pgettext, **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from monitor.core.db import transaction
-from monitor.core.tables import Incident, Post, QueueItem, Source
+from monitor.core.tables import Classification, Incident, Post, QueueItem, Source
 from monitor.core.vocab import severity_rank
 
 _SEQ = itertools.count(1)
@@ -28,6 +28,9 @@ def add_item(
     severity: str = "high",
     category: str = "physical_violence",
     author: str | None = "@school_fights_kz",
+    text: str | None = None,
+    evidence: list[dict[str, object]] | None = None,
+    published_at: datetime | None = None,
 ) -> int:
     """One queue item with its incident and post; returns the item id."""
     i = next(_SEQ)
@@ -39,9 +42,9 @@ def add_item(
             platform="telegram",
             external_id=f"seed/{i}",
             url=f"https://t.me/seed/{i}",
-            text=f"Синтетический пост {i}",
+            text=text or f"Синтетический пост {i}",
             author=author,
-            published_at=created_at,
+            published_at=published_at or created_at,
             content_key=f"seed{i}",
             incident_id=incident.id,
             region=region,
@@ -68,6 +71,10 @@ def add_item(
             decided_at=decided_at,
         )
         session.add(item)
+        if evidence is not None:
+            session.add(Classification(post_id=post.id or 0, model_version="seed-1", score=0.9, flag=True,
+                                       categories={category: 0.9}, severity=severity, evidence=evidence))
+        item.model_version = "seed-1"
         session.flush()
         assert item.id is not None
         return item.id
@@ -85,6 +92,11 @@ class Seeded:
     dismissed: int
 
 
+# Synthetic, modeled on a local news item: no real people.
+KARASAI_TEXT = ("В Каскелене девятиклассник пришёл в школу №12 с ножом и угрожал однокласснику на перемене; "
+                "учителя вызвали полицию, никто не пострадал, родителей пригласили в школу.")
+
+
 def seed_digest(sessions: sessionmaker[Session], now: datetime) -> Seeded:
     """Two items confirmed in the last day (two regions), one confirmed long ago, pending, dismissed, a failing source."""
     day = timedelta(days=1)
@@ -98,6 +110,9 @@ def seed_digest(sessions: sessionmaker[Session], now: datetime) -> Seeded:
             school="School No. 12 (Kaskelen)",
             severity="critical",
             category="threat_weapon",
+            text=KARASAI_TEXT,
+            evidence=[{"start": KARASAI_TEXT.index("нож"), "end": KARASAI_TEXT.index("нож") + 3, "text": "нож"}],
+            published_at=now - 2 * day - timedelta(minutes=40),
         ),
         confirmed_taldykorgan=add_item(
             sessions,

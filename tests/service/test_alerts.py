@@ -111,11 +111,11 @@ def test_critical_items_are_batched_within_the_window_into_one_email(
     assert (result.status, result.sent) == ("sent", 2)
     [received] = server.inbox.messages
     assert received.recipients == list(ON_CALL)
-    assert received.message["Subject"] == "СРОЧНО school-monitor: 2 инцидент(ов) требуют внимания"
+    assert received.message["Subject"] == "СРОЧНО school-monitor: 2 инцидента требуют внимания"
     text = received.message.get_body(("plain",))
     assert text is not None
     body = str(text.get_content())
-    assert "Karasai" in body and "School No. 12 (Kaskelen)" in body and "Ili" in body and "Talgar" not in body
+    assert "Карасай" in body and "школа №12 (Каскелен)" in body and "Или" in body and "Талгар" not in body
     assert f"https://monitor.example.kz/items/{first}" in body
     assert all(a.sent_at is not None for a in alerts(sessions))
     with sessions() as session:
@@ -142,7 +142,7 @@ def test_escalation_by_a_moderator_raises_an_alert_once(
     result = send_alerts(sessions, settings, now=datetime.now(UTC) + timedelta(seconds=1))
     assert (result.status, result.sent) == ("sent", 1)
     [received] = server.inbox.messages
-    assert "эскалирован модератором" in str(received.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert "передано выше модератором" in str(received.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
 
 
 def test_rate_limited_to_max_batches_per_hour(

@@ -54,10 +54,10 @@ def test_digest_commands(
     out = tmp_path / "digest.html"
     preview = monitor(config, "digest", "--preview", "--out", str(out))
     assert preview.returncode == 0, preview.stderr
-    assert "Karasai" in out.read_text(encoding="utf-8") and "<html>" in out.read_text(encoding="utf-8")
+    assert "Карасай" in out.read_text(encoding="utf-8") and '<html lang="ru">' in out.read_text(encoding="utf-8")
     assert server.inbox.messages == []
     text = monitor(config, "digest", "--preview")
-    assert text.stdout.startswith("Subject: Сводка school-monitor") and "Taldykorgan" in text.stdout
+    assert text.stdout.startswith("Subject: Сводка school-monitor") and "Талдыкорган" in text.stdout
 
     first = monitor(config, "digest", "--send")
     assert (first.returncode, first.stdout.strip()) == (0, "default: sent"), first.stderr
@@ -88,8 +88,12 @@ def test_send_failure_and_missing_recipients_are_clear_errors(
     assert failed.stderr.strip().splitlines()[-1] == "error: digest not sent to default"
     assert "Traceback" not in failed.stderr + failed.stdout
 
-    none = monitor(write_config(tmp_path, db_url, down.port, "[]"), "digest", "--send")
+    nobody = write_config(tmp_path, db_url, down.port, "[]")
+    none = monitor(nobody, "digest", "--send")
     assert none.returncode == 1 and none.stderr.startswith("error: no digest recipients configured")
+    # A preview needs no recipients.
+    preview = monitor(nobody, "digest", "--preview")
+    assert preview.returncode == 0 and preview.stdout.startswith("Subject: Сводка school-monitor"), preview.stderr
 
 
 @pytest.mark.slow

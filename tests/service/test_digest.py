@@ -12,9 +12,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from monitor.core.config import DigestList, DigestSettings, Settings, SmtpSettings, WebSettings, load_settings
-from monitor.core.db import create_db_engine, session_factory
+from monitor.core.db import create_db_engine, session_factory, transaction
 from monitor.core.errors import ConfigError
-from monitor.core.tables import DigestRun
+from monitor.core.tables import DigestRun, Post, QueueItem
 from monitor.notify.digest import collect, pseudonym, pseudonym_key, recipient_lists, render
 from monitor.notify.digest_runs import is_due, run_digests, send_list
 from tests.service.conftest import Cert, SmtpServer, password_authenticator
@@ -66,16 +66,23 @@ def test_digest_reaches_the_smtp_server_with_both_parts_districts_and_links(
     assert received.message.get_content_type() == "multipart/alternative"
     text, html = parts(received.message)
     for body in (text, html):
-        assert "Karasai" in body and "School No. 12 (Kaskelen)" in body
-        assert "Zhetysu Region" in body and "Taldykorgan" in body and "Gymnasium No. 4" in body
+        # Place names in the reader's language (Russian by default).
+        assert "Карасай" in body and "школа №12 (Каскелен)" in body
+        assert "область Жетісу" in body and "Талдыкорган" in body and "гимназия №4" in body
         assert f"https://monitor.example.kz/items/{seeded.confirmed_karasai}" in body
         assert f"https://monitor.example.kz/items/{seeded.pending_critical}" in body  # the oldest unreviewed
+        # Source failures in plain words, with the plural right.
         assert "tg_almaty_news" in body and "vk_ok" not in body  # failing sources only
-        assert "School No. 99" not in body  # confirmed before the period
-        assert "School No. 77" not in body  # dismissed
+        assert "на сайте внутренняя ошибка" in body and "4 ошибки подряд" in body and "HTTP 503" not in body
+        assert "School No. 99" not in body and "школа №99" not in body  # confirmed before the period
+        assert "школа №77" not in body  # dismissed
         assert "@school_fights_kz" not in body and "school_fights_kz" not in body
-        assert pseudonym("@school_fights_kz", b"k" * 32) in body
-        assert "Синтетический пост" not in body  # no post text in email
+        # What happened: an excerpt of the lead post, and when it was published (Almaty time).
+        assert "девятиклассник пришёл в школу №12" in body
+        assert "опубликовано 28.11.2026 07:50" in body
+    assert "<mark" in html and ">нож</mark>" in html  # the evidence word highlighted
+    assert "*нож*" in text
+    assert '<meta name="viewport"' in html and 'lang="ru"' in html
     assert "<img" not in html and "http://" not in html.replace("https://monitor.example.kz", "")
     assert 'style="' in html  # inline CSS
     [run] = runs(sessions)
@@ -256,7 +263,9 @@ def test_render_is_pure_and_complete_in_every_language(
     first, again = render(data, language, "Asia/Almaty", NOW), render(data, language, "Asia/Almaty", NOW)
     assert first == again
     assert "30.11.2026 08:30" in first.text  # the period's end shown in Almaty time
-    assert "Karasai" in first.html and "&lt;" not in first.subject
+    place = {"ru": "Карасай", "kk": "Қарасай", "en": "Karasai"}[language]
+    assert place in first.html and "&lt;" not in first.subject
+    assert '<meta name="viewport"' in first.html
     assert data.pending_count == 2 and list(data.pending) == ["critical", "medium"]
 
 
@@ -275,6 +284,54 @@ def test_html_part_escapes_names_and_the_text_part_does_not(
     rendered = render(data, "en", "Asia/Almaty", NOW)
     assert "&lt;b&gt;No. 5&lt;/b&gt;" in rendered.html and "<b>No. 5</b>" not in rendered.html
     assert 'School "<b>No. 5</b>"' in rendered.text
+
+
+def test_critical_and_escalated_come_first_and_updates_on_decided_incidents_are_listed(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    seeded = seed_digest(sessions, NOW)
+    escalated = add_item(sessions, status="escalated", created_at=NOW - timedelta(days=2),
+                         decided_at=NOW - timedelta(days=2), severity="high", district="Talgar",
+                         text="Родители сообщают о систематической травле ученицы в школе Талгара")
+    # New posts arrive during the period on the escalated incident and on one confirmed 9 days ago.
+    with transaction(sessions) as session:
+        for n, item_id in enumerate((escalated, seeded.confirmed_old)):
+            item = session.get(QueueItem, item_id)
+            assert item is not None
+            session.add(Post(platform="vk", external_id=f"update-{n}", url=f"https://vk.com/wall-1_{n}",
+                             text="Новые подробности", published_at=NOW - timedelta(hours=2),
+                             collected_at=NOW - timedelta(hours=2), content_key=f"update-{n}",
+                             incident_id=item.incident_id))
+    with sessions() as session:
+        data = collect(session, settings, NOW - timedelta(days=1), NOW, b"key")
+    assert [line.item_id for line in data.urgent] == [escalated, seeded.pending_critical]
+    # The escalated incident with news stays at the top with its count of new posts, not listed twice.
+    assert [(line.item_id, line.new_posts, line.post_count, line.source_count) for line in data.urgent][:1] == [
+        (escalated, 1, 2, 2)]
+    assert [(line.item_id, line.new_posts) for line in data.updates] == [(seeded.confirmed_old, 1)]
+    assert [line.item_id for line in data.oldest][:1] == [seeded.pending_critical]  # critical first
+    html = render(data, "ru", "Asia/Almaty", NOW).html
+    assert html.index("Критические и переданные выше") < html.index("Подтверждённые инциденты")
+    assert "1 новая публикация" in html and "2 публикации, 2 источника" in html
+    assert html.index("Новые публикации по уже решённым инцидентам") < html.index("школа №99")
+    kk = render(data, "kk", "Asia/Almaty", NOW).html
+    assert "№12 мектеп (Қаскелең)" in kk and "Талғар" in kk and "1 жаңа жарияланым" in kk
+
+
+def test_every_incident_line_has_an_excerpt_and_its_published_time(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    import re
+
+    seed_digest(sessions, NOW)
+    with sessions() as session:
+        data = collect(session, settings, NOW - timedelta(days=1), NOW, b"key")
+    html = render(data, "ru", "Asia/Almaty", NOW).html
+    lines = re.findall(r"<li style=\"margin:0 0 (?:12|8)px 0.*?</li>", html, re.S)
+    assert len(lines) == len(data.urgent) + len(data.confirmed) + len(data.updates) + len(data.oldest) > 0
+    for line in lines:
+        assert re.search(r"опубликовано \d\d\.\d\d\.\d{4} \d\d:\d\d", line), line
+        assert "Синтетический пост" in line or "девятиклассник" in line, line
 
 
 def test_pseudonym_key_comes_only_from_the_environment(tmp_path: Path) -> None:

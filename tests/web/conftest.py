@@ -34,8 +34,10 @@ HOSTILE_TEXT = ('Драка в школе №7 <script>window.__pwned=1</script>
 
 @pytest.fixture
 def web_settings(settings: Settings) -> Settings:
-    """Test settings with a fixed session secret."""
-    web = settings.web.model_copy(update={"session_secret": SecretStr("test-secret-" + "x" * 32)})
+    """Test settings with a fixed session secret; English, so the flow tests read the English message ids
+    (tests/web/test_i18n.py checks the Russian and Kazakh interface)."""
+    web = settings.web.model_copy(update={"session_secret": SecretStr("test-secret-" + "x" * 32),
+                                          "language": "en"})
     return settings.model_copy(update={"web": web})
 
 

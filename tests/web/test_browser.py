@@ -54,7 +54,7 @@ def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
     shutil.copy(sqlite_template, path)
     port = _free_port()
     settings = Settings(database=DatabaseSettings(url=f"sqlite:///{path}"),
-                        web=WebSettings(session_secret=SecretStr("browser-" + "s" * 40),
+                        web=WebSettings(session_secret=SecretStr("browser-" + "s" * 40), language="en",
                                         base_url=f"http://127.0.0.1:{port}"))
     engine = create_db_engine(settings.database)
     sessions = session_factory(engine)
@@ -126,7 +126,7 @@ def test_sign_in_filter_claim_confirm_by_keyboard_and_dismiss_with_reason(browse
     expect(page.locator("#queue tbody tr.row")).to_have_count(5)
 
     page.select_option("select[name=district]", "Karasai")
-    page.click("#filters button[type=submit]")
+    page.click("#filters-box button[type=submit]")
     expect(page.locator("#queue tbody tr.row")).to_have_count(2)
     assert "district=Karasai" in page.url
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError
+from monitor.core.i18n import N_
 from monitor.core.posts import post_from_record
 from monitor.core.vocab import DISMISS_REASONS, Role, Status
 from monitor.review.detail import item_json, load_item
@@ -42,7 +43,8 @@ class IngestOut(BaseModel):
     enqueued: int
 
 
-@router.get("/items", summary="List queue items (same filters as the queue page)")
+@router.get("/items", summary=N_("List queue items (same filters as the queue page)"),
+             description=N_("Queue items under the same filters as the queue page (the query parameters are listed beside)."))
 def list_items(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> dict[str, Any]:
     """Queue items matching status, severity, category, region, district, school, platform, language,
     date_from, date_to, has_video, sort, page."""
@@ -55,7 +57,8 @@ def list_items(request: Request, actor: Annotated[Actor, Depends(require(Role.VI
             "counts": result.status_counts}
 
 
-@router.get("/items/{item_id}", summary="One queue item with its posts, verdict and decisions")
+@router.get("/items/{item_id}", summary=N_("One queue item with its posts, verdict and decisions"),
+             description=N_("The item in full; the view is audited like the item page."))
 def get_item(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> dict[str, Any]:
     """The item in full; the view is audited like the item page."""
     web = request.app.state.web
@@ -65,7 +68,8 @@ def get_item(item_id: int, request: Request, actor: Annotated[Actor, Depends(req
     return item_json(detail.item, detail.claimed_by, detail)
 
 
-@router.post("/items/{item_id}/claim", summary="Claim an item (or renew your lease)")
+@router.post("/items/{item_id}/claim", summary=N_("Claim an item (or renew your lease)"),
+             description=N_("Claim; 409 when someone else holds it."))
 def claim_item(item_id: int, request: Request,
                actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> dict[str, Any]:
     """Claim; 409 when someone else holds it."""
@@ -74,7 +78,8 @@ def claim_item(item_id: int, request: Request,
     return {"id": item.id, "status": item.status, "lease_expires_at": item.lease_expires_at}
 
 
-@router.post("/claim-next", summary="Claim the most severe open item matching the filters")
+@router.post("/claim-next", summary=N_("Claim the most severe open item matching the filters"),
+             description=N_("The claimed item's id, or null when nothing is left."))
 def claim_next_item(request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> dict[str, Any]:
     """The claimed item's id, or null when nothing is left."""
     web = request.app.state.web
@@ -84,7 +89,8 @@ def claim_next_item(request: Request, actor: Annotated[Actor, Depends(require(Ro
     return {"id": item.id if item else None}
 
 
-@router.post("/items/{item_id}/decide", summary="Confirm, dismiss (with a reason) or escalate")
+@router.post("/items/{item_id}/decide", summary=N_("Confirm, dismiss (with a reason) or escalate"),
+             description=N_("Record the decision; 409 when another moderator holds the claim or it is already decided."))
 def decide_item(item_id: int, decision: DecisionIn, request: Request,
                 actor: Annotated[Actor, Depends(require(Role.MODERATOR))]) -> dict[str, Any]:
     """Record the decision; 409 when another moderator holds the claim or it is already decided."""
@@ -93,7 +99,8 @@ def decide_item(item_id: int, decision: DecisionIn, request: Request,
     return {"id": item_id, "status": result.status, "reason": result.reason}
 
 
-@router.post("/posts", summary="Ingest posts from a collector we do not run", response_model=IngestOut)
+@router.post("/posts", summary=N_("Ingest posts from a collector we do not run"),
+             description=N_("Validate every record first (nothing is stored when one is bad), then run the batch through the pipeline."), response_model=IngestOut)
 def ingest_posts(
     request: Request,
     actor: Annotated[Actor, Depends(require(Role.MODERATOR))],

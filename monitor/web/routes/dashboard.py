@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from monitor.core.vocab import Role
 from monitor.review import stats
-from monitor.web.render import page
+from monitor.web.render import page, tr
 from monitor.web.security import Actor, require
 
 router = APIRouter(include_in_schema=False)
@@ -19,6 +19,7 @@ router = APIRouter(include_in_schema=False)
 def dashboard(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
     """Flags and confirmations by day, district and category; queue age; throughput; precision; health."""
     web = request.app.state.web
+    t = tr(request)
     with web.sessions() as session:
         context = {
             "daily": stats.daily(session, web.zone),
@@ -31,5 +32,6 @@ def dashboard(request: Request, actor: Annotated[Actor, Depends(require(Role.VIE
             "precision": stats.precision(session),
             "sources": stats.sources(session),
             "digests": stats.digest_runs(session),
+            "category_label": lambda value: t.label("category", value),
         }
     return page(request, "dashboard.html", context)

@@ -11,16 +11,20 @@ from monitor.core import tables
 from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound, QueueError
+from monitor.core.tables import utcnow
 from monitor.core.vocab import FINAL_STATUSES, Role, Status
 from monitor.ingest.incidents.corrections import merge_items
 from monitor.ingest.incidents.store import split_incident
 from monitor.ingest.media.evidence import item_media
+from monitor.review.assign import assign, deciders
 from monitor.review.detail import load_item, snapshot_text
 from monitor.review.queue import add_note, claim, decide, release, reopen
-from monitor.web.render import flash, highlight, page
+from monitor.web.messages import translate_error
+from monitor.web.render import flash, highlight, page, tr
 from monitor.web.security import Actor, require
 
 router = APIRouter(include_in_schema=False)
+_VIEWS = ("item.view", "snapshot.view")
 
 
 def _wants_json(request: Request) -> bool:
@@ -35,11 +39,21 @@ def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
         detail = load_item(session, item_id)
         media = item_media(session, [p.id or 0 for p in detail.posts])
         record_audit(session, actor.name, "item.view", "queue_item", item_id)
+        people = [(u.id, u.name) for u in deciders(session)]
     evidence = detail.classification.evidence if detail.classification else []
+    item = detail.item
+    held_by_other = (item.claimed_by_id is not None and item.claimed_by_id != actor.id
+                     and item.lease_expires_at is not None and item.lease_expires_at > utcnow())
     return page(request, "item.html", {
-        "d": detail, "item": detail.item, "segments": highlight(detail.post.text, evidence),
-        "holds_claim": detail.item.claimed_by_id == actor.id,
-        "can_split": _can_split(detail.item, detail.posts), "media": media,
+        "d": detail, "item": item, "segments": highlight(detail.post.text, evidence),
+        "holds_claim": item.claimed_by_id == actor.id, "held_by_other": held_by_other,
+        "can_split": _can_split(item, detail.posts),
+        "alert_recipients": web.settings.alerts.recipients, "people": people,
+        "assignee": dict(people).get(item.assigned_to_id) if item.assigned_to_id else None,
+        # Views are folded away: the history shows what people did.
+        "history": [ev for ev in detail.audit if ev.action not in _VIEWS],
+        "views": [ev for ev in detail.audit if ev.action in _VIEWS],
+        "media": media,
     })
 
 
@@ -74,7 +88,7 @@ def _done(request: Request, item_id: int, message: str, *, to_queue: bool = Fals
 def _refused(request: Request, item_id: int, error: QueueError) -> Response:
     if _wants_json(request):
         return JSONResponse({"ok": False, "detail": str(error)}, status_code=409)
-    flash(request, str(error), "error")
+    flash(request, translate_error(tr(request), str(error)), "error")
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
 
@@ -86,7 +100,7 @@ def claim_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(r
         claim(request.app.state.web.sessions, actor.user, item_id, lease=lease)
     except QueueError as e:
         return _refused(request, item_id, e)
-    return _done(request, item_id, f"you hold item {item_id}")
+    return _done(request, item_id, tr(request).gettext("You hold item %(id)s.") % {"id": item_id})
 
 
 @router.post("/items/{item_id}/release")
@@ -97,7 +111,7 @@ def release_view(item_id: int, request: Request,
         release(request.app.state.web.sessions, actor.user, item_id)
     except QueueError as e:
         return _refused(request, item_id, e)
-    return _done(request, item_id, f"item {item_id} released")
+    return _done(request, item_id, tr(request).gettext("Item %(id)s released.") % {"id": item_id})
 
 
 @router.post("/items/{item_id}/decide")
@@ -115,7 +129,24 @@ def decide_view(
                reason=reason or None if status == Status.DISMISSED else None, note=(note or "").strip() or None)
     except QueueError as e:
         return _refused(request, item_id, e)
-    return _done(request, item_id, f"item {item_id} {status}", to_queue=True)
+    t = tr(request)
+    return _done(request, item_id, t.gettext("Item %(id)s: %(status)s.") % {"id": item_id, "status": t.label("status", status)},
+                 to_queue=True)
+
+
+@router.post("/items/{item_id}/assign")
+def assign_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
+                assignee: Annotated[str, Form()] = "") -> Response:
+    """Assign the item to a moderator or admin (empty: to nobody)."""
+    try:
+        assignee_id = int(assignee) if assignee else None
+    except ValueError:
+        raise InputError("assignee must be a user id") from None
+    name = assign(request.app.state.web.sessions, actor.user, item_id, assignee_id)
+    t = tr(request)
+    message = (t.gettext("Item %(id)s assigned to %(name)s.") % {"id": item_id, "name": name} if name
+               else t.gettext("Item %(id)s is assigned to nobody now.") % {"id": item_id})
+    return _done(request, item_id, message)
 
 
 @router.post("/items/{item_id}/note")
@@ -123,7 +154,7 @@ def note_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
               note: Annotated[str, Form(max_length=5000)]) -> Response:
     """Add a note to the item's history."""
     add_note(request.app.state.web.sessions, actor.user, item_id, note)
-    return _done(request, item_id, "note added")
+    return _done(request, item_id, tr(request).gettext("Note added."))
 
 
 @router.post("/items/{item_id}/split")
@@ -134,7 +165,12 @@ def split_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(r
         new_item = split_incident(request.app.state.web.sessions, actor.user, item_id, post_ids)
     except QueueError as e:
         return _refused(request, item_id, e)
-    return _done(request, item_id, f"{len(post_ids)} post(s) split into item {new_item.id}")
+    n = len(post_ids)
+    return _done(request, item_id, tr(request).ngettext("%(num)d post split into item %(id)s.",
+                                                        "%(num)d posts split into item %(id)s.", n)
+                 % {"num": n, "id": new_item.id})
+
+
 
 
 @router.post("/items/{item_id}/merge")

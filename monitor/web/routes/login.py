@@ -10,13 +10,16 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from monitor.core import tables
-from monitor.review.users import LoginPolicy, authenticate, log_out, session_stamp
-from monitor.web.render import page
-from monitor.web.security import check_csrf
+from monitor.core.i18n import N_, normalize_language
+from monitor.core.vocab import Role
+from monitor.review.users import LoginPolicy, authenticate, log_out, session_stamp, set_language
+from monitor.web.render import page, tr
+from monitor.web.security import Actor, check_csrf, require
 
 router = APIRouter(include_in_schema=False)
 # One answer for a wrong password, an unknown name and a locked account: names are not revealed.
-_FAILED = "wrong name or password (after several failures an account is locked for a while)"
+_FAILED = N_("Wrong name or password (after several failures an account is locked for a while).")
+_THROTTLED = N_("Too many sign-in attempts from this address; wait a few minutes.")
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,8 +30,11 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
-    """The sign-in form."""
+def login_form(request: Request, next: str | None = None, lang: str | None = None) -> Response:
+    """The sign-in form, in the browser's language (Accept-Language) unless `?lang=` chose one."""
+    chosen = normalize_language(lang)
+    if chosen:
+        request.session["lang"] = chosen
     return page(request, "login.html", {"next": _safe_next(next), "error": None})
 
 
@@ -50,13 +56,17 @@ def login(
     web = request.app.state.web
     address = request.client.host if request.client else "?"
     if not web.throttle.allow(address):
-        return page(request, "login.html", {"next": _safe_next(next), "error":
-                    "too many sign-in attempts from this address; wait a few minutes"}, status_code=429)
+        return page(request, "login.html", {"next": _safe_next(next), "error": tr(request).gettext(_THROTTLED)},
+                    status_code=429)
     user = _attempt(request, name.strip(), password)
     if user is None:
-        return page(request, "login.html", {"next": _safe_next(next), "error": _FAILED}, status_code=401)
+        return page(request, "login.html", {"next": _safe_next(next), "error": tr(request).gettext(_FAILED)},
+                    status_code=401)
+    chosen = request.session.get("lang")
     request.session.clear()
     request.session.update({"uid": user.id, "stamp": session_stamp(user)})
+    if chosen and not user.language:
+        request.session["lang"] = chosen
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
@@ -69,3 +79,15 @@ async def logout(request: Request) -> Response:
         await run_in_threadpool(log_out, request.app.state.web.sessions, uid)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.post("/profile/language", dependencies=[Depends(check_csrf)])
+def choose_language(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))],
+                    language: Annotated[str, Form()], back: Annotated[str | None, Form()] = None) -> Response:
+    """Keep the reader's interface language on their account and go back to the page they were on."""
+    chosen = normalize_language(language)
+    set_language(request.app.state.web.sessions, actor.id, chosen)
+    request.session["lang"] = chosen
+    referer = request.headers.get("referer", "")
+    target = back or (referer.split(str(request.base_url).rstrip("/"), 1)[-1] if referer else "/")
+    return RedirectResponse(_safe_next(target), status_code=303)

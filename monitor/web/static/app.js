@@ -6,6 +6,9 @@
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
   const rows = () => Array.from(document.querySelectorAll("#queue tbody tr.row"));
   const $ = (sel) => document.querySelector(sel);
+  // Words come from the page (data-msg-*, data-label-*), rendered in the reader's language.
+  const text = (key) => document.body.dataset[key] || key;
+  const statusLabel = (status) => document.body.dataset["label" + status.charAt(0).toUpperCase() + status.slice(1)] || status;
 
   function say(message, kind) {
     const box = $("#flash");
@@ -56,7 +59,7 @@
     try {
       data = await response.json();
     } catch (e) {
-      data = { detail: "unexpected answer from the server (" + response.status + ")" };
+      data = { detail: text("msgUnexpected") + " (" + response.status + ")" };
     }
     if (response.status === 401) {
       window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
@@ -67,17 +70,17 @@
   async function decide(status, extra) {
     const target = currentItem();
     if (!target) {
-      say("select an item first (j / k)", "error");
+      say(text("msgSelect"), "error");
       return;
     }
     const fields = Object.assign({ status: status }, extra || {});
     const result = await post("/items/" + target.id + "/decide", fields);
     if (!result.ok) {
-      say(result.data.detail || "refused", "error");
+      say(result.data.detail || text("msgRefused"), "error");
       return;
     }
     if (target.row) {
-      target.row.querySelector(".status").textContent = status;
+      target.row.querySelector(".status").textContent = statusLabel(status);
       target.row.classList.add("decided");
       say(result.data.message, "ok");
       move(1);
@@ -90,7 +93,7 @@
     const target = currentItem();
     if (!target || !text.trim()) return;
     const result = await post("/items/" + target.id + "/note", { note: text });
-    say(result.ok ? "note added" : result.data.detail || "refused", result.ok ? "ok" : "error");
+    say(result.ok ? text("msgNote") : result.data.detail || text("msgRefused"), result.ok ? "ok" : "error");
     if (result.ok && !target.row) window.location.reload();
   }
 
@@ -142,6 +145,12 @@
   });
 
   document.addEventListener("DOMContentLoaded", () => {
+    // Filters are folded behind a button on a phone and open on a wide screen.
+    const filters = $("#filters-box");
+    if (filters && window.matchMedia("(min-width: 760px)").matches) filters.open = true;
+    document.querySelectorAll("form[data-confirm]").forEach((f) => f.addEventListener("submit", (event) => {
+      if (!window.confirm(f.dataset.confirm)) event.preventDefault();
+    }));
     document.querySelectorAll("[data-help]").forEach((b) => b.addEventListener("click", () => openDialog("help")));
     document.querySelectorAll("dialog [data-close]").forEach((b) =>
       b.addEventListener("click", () => b.closest("dialog").close("cancel")));
