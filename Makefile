@@ -43,6 +43,9 @@ demo: migrate
 
 run: migrate
 	@if [ "$(DEMO)" = 1 ] && [ ! -f $(DEMO_STAMP) ]; then $(MAKE) --no-print-directory demo; fi
+	@echo "school-monitor: sign in at $$($(VENV)/bin/python -c 'from monitor.core.config import load_settings; print(load_settings("config.toml").web.base_url)')/login"
+	@echo "  (the demo moderator 'demo' and its password were printed by 'monitor demo' on the first run;"
+	@echo "   add your own: .venv/bin/monitor users add NAME --role admin --password-stdin)"
 	$(VENV)/bin/monitor run
 
 services:

@@ -145,3 +145,16 @@ def test_account_commands_are_the_same_rules_the_admin_page_uses(config, tmp_pat
     with sessions() as session:
         generation = session.exec(select(User.session_generation).where(User.name == "dana")).one()
     assert generation == 3  # password, deactivation, activation each ended the sessions
+
+
+def test_web_on_a_busy_port_is_one_line_exit_2(config):
+    import socket
+
+    assert monitor("db", "upgrade", config=config).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = monitor("web", "--port", str(port), config=config)
+    assert result.returncode == 2, result.stderr
+    assert f"127.0.0.1:{port} is not available" in result.stderr and "Traceback" not in result.stderr

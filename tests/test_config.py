@@ -94,3 +94,12 @@ def test_mask_url():
     # A password with "@" or ":" in it is hidden whole, and a URL that does not parse shows nothing of itself.
     assert mask_url("postgresql://user:p%40ss:w@host:5432/db") == "postgresql://user:***@host:5432/db"
     assert "secret" not in mask_url("postgresql://user:secret@[bad")
+
+
+def test_base_url_follows_the_port_unless_set(tmp_path):
+    moved = load_settings(_write(tmp_path, "[web]\nport = 8080\n"), {})
+    assert moved.web.base_url == "http://127.0.0.1:8080"
+    by_env = load_settings(_write(tmp_path, ""), {"MONITOR_WEB__PORT": "9000"})
+    assert by_env.web.base_url == "http://127.0.0.1:9000"
+    proxied = load_settings(_write(tmp_path, "[web]\nport = 8080\nbase_url = 'https://monitor.example.kz'\n"), {})
+    assert proxied.web.base_url == "https://monitor.example.kz"

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import click
 
 from monitor.cli import App, cli, pass_app
+from monitor.core.errors import ConfigError
 
 log = logging.getLogger("monitor")
 
@@ -31,8 +32,24 @@ def _quiet_server(config: object) -> object:
     return Server(config)  # type: ignore[arg-type]
 
 
+def _port_free(host: str, port: int) -> None:
+    """ConfigError (one line, exit 2) when another program already listens on host:port."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise ConfigError(f"web.port: {host}:{port} is not available ({e.strerror}); "
+                              "stop the other program or set [web] port") from None
+
+
 def _serve(app: App, host: str, port: int, *, with_scheduler: bool) -> None:
     import uvicorn
+
+    _port_free(host, port)
 
     from monitor.service.parts import build_pipeline
     from monitor.web.app import create_app

@@ -90,7 +90,18 @@ class DatabaseSettings(Section):
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Where people reach the app (links in emails); when unset it follows host and port, so moving the
+    # port is one setting. Set it behind a reverse proxy (https://monitor.example.kz).
     base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _base_url_follows_the_port(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("base_url"):
+            host = str(data.get("host") or "127.0.0.1")
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            return {**data, "base_url": f"http://{shown}:{data.get('port') or 8000}"}
+        return data
     session_secret: SecretStr | None = None
     session_max_age_s: int = Field(12 * 3600, ge=60)
     login_max_failures: int = Field(5, ge=1)
