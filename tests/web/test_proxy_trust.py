@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from monitor.cli.service import proxy_options
+from monitor.cli.serve import proxy_options
 from monitor.core.config import WebSettings
 from monitor.web.security import LoginThrottle
 from tests.web.conftest import csrf_of
