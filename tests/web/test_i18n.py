@@ -16,6 +16,7 @@ from monitor.core.config import Settings
 from monitor.core.i18n import band, negotiate, translator
 from monitor.core.places.labels import place_label
 from monitor.core.tables import User
+from monitor.ingest.pipeline import Pipeline
 from monitor.web import create_app
 from tests.fakes import KeywordClassifier, TablePlaces
 from tests.web.conftest import Seeded, csrf_of, login
@@ -27,8 +28,8 @@ Clients = Callable[[str], tuple[TestClient, str]]
 def ru_app(settings: Settings, sessions: sessionmaker[Session]) -> FastAPI:
     """The app with the shipped default language (Russian)."""
     web = settings.web.model_copy(update={"session_secret": SecretStr("test-secret-" + "x" * 32)})
-    return create_app(settings.model_copy(update={"web": web}), sessions, classifier=KeywordClassifier(),
-                      places=TablePlaces())
+    ru = settings.model_copy(update={"web": web})
+    return create_app(ru, sessions, pipeline=Pipeline(sessions, ru, classifier=KeywordClassifier(), places=TablePlaces()))
 
 
 def test_plural_forms_dates_places_and_bands() -> None:
@@ -198,9 +199,22 @@ def test_csv_export_of_the_current_view_is_audited_and_safe_in_spreadsheets(
     assert rows[0][:3] == ["Элемент", "Серьёзность", "Уверенность"]
     assert [int(r[0]) for r in rows[1:]] == seeded.karasai
     assert rows[1][4:6] == ["Алматинская область", "Карасай"] and rows[1][-1].startswith("'=HYPERLINK")
+    with TestClient(ru_app) as client:
+        login(client, "viewer")
+        book = client.get("/queue.xlsx", params={"district": "Karasai", "sort": "oldest"})
+    assert book.status_code == 200 and "spreadsheetml" in book.headers["content-type"]
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    cells = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert cells[0][:3] == ["Элемент", "Серьёзность", "Уверенность"]
+    assert [r[0] for r in cells[1:]] == seeded.karasai
+    # The hostile text is kept as text, not turned into a formula.
+    assert cells[1][-1].startswith("=HYPERLINK") and sheet.cell(row=2, column=len(cells[1])).data_type == "s"
     with sessions() as session:
-        event = session.exec(select(AuditEvent).where(AuditEvent.action == "queue.export")).one()
-    assert event.actor == "viewer" and event.detail["rows"] == 2 and event.detail["district"] == "Karasai"
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "queue.export")).all()
+    assert [e.detail["format"] for e in events] == ["csv", "xlsx"]
+    assert events[0].actor == "viewer" and events[0].detail["rows"] == 2 and events[0].detail["district"] == "Karasai"
 
 
 def test_escalated_items_stay_in_the_default_open_view(client_for: Clients, seeded: Seeded) -> None:

@@ -99,29 +99,68 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-@router.get("/queue.csv")
-def export_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
-    """The current queue view (same filters and sort, every page up to 5000 rows) as CSV; audited."""
+def _export(request: Request, actor: Actor, kind: str) -> tuple[list[str], list[list[object]]]:
+    """Headers and rows of the current queue view (same filters and sort, up to 5000 rows); the export is audited."""
     web = request.app.state.web
     t = tr(request)
     q = parse_query(dict(request.query_params))
     with transaction(web.sessions) as session:
         result = queue_page(session, replace(q, page=1), _EXPORT_LIMIT, web.zone)
-        record_audit(session, actor.name, "queue.export", "queue", None, rows=len(result.rows), **q.params())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([t.gettext(h) for h in _EXPORT_HEADERS])
+        record_audit(session, actor.name, "queue.export", "queue", None, rows=len(result.rows), format=kind,
+                     **q.params())
     base = web.settings.web.base_url.rstrip("/")
+    rows: list[list[object]] = []
     for row in result.rows:
         i = row.item
-        writer.writerow([_cell(v) for v in (
+        rows.append([
             i.id, t.label("severity", i.severity), t.label("band", band(i.score)), t.label("category", i.category),
             t.place(i.region), t.place(i.district), t.place(i.school) if i.school else "", t.label("status", i.status),
             t.dt(row.published_at), t.dt(i.created_at), i.platform, i.post_count, f"{base}/items/{i.id}", row.preview,
-        )])
+        ])
+    return [t.gettext(h) for h in _EXPORT_HEADERS], rows
+
+
+@router.get("/queue.csv")
+def export_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
+    """The current queue view as CSV (formula-safe cells, the reader's language); audited."""
+    headers, rows = _export(request, actor, "csv")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    for values in rows:
+        writer.writerow([_cell(v) for v in values])
     # A byte-order mark so spreadsheet programs read the Cyrillic as UTF-8.
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="queue.csv"'})
+
+
+@router.get("/queue.xlsx")
+def export_xlsx_view(request: Request, actor: Annotated[Actor, Depends(require(Role.VIEWER))]) -> Response:
+    """The current queue view as an Excel workbook; every text cell is stored as text, never as a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    headers, rows = _export(request, actor, "xlsx")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("queue")
+    sheet.append(headers)
+    for values in rows:
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value if isinstance(value, int) else _xlsx_text(value))
+            if not isinstance(value, int):
+                cell.data_type = "s"  # a post text starting with "=" stays text
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return Response(out.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="queue.xlsx"'})
+
+
+def _xlsx_text(value: object) -> str:
+    # Characters XML 1.0 cannot hold (control characters in scraped text) would make the file unreadable.
+    return "".join(ch for ch in ("" if value is None else str(value)) if ch in "\t\n\r" or ord(ch) >= 0x20)
 
 
 _EXPORT_HEADERS = (N_("Item"), N_("Severity"), N_("Confidence"), N_("Category"), N_("Region"), N_("District"),
