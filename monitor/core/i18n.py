@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.core.places.labels import place_label
-from monitor.core.vocab import AlertReason, Category, DismissReason, Role, Severity, Status
+from monitor.core.vocab import AlertReason, Category, DismissReason, MediaStatus, Role, Severity, Status
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LANGUAGES: tuple[str, ...] = ("ru", "kk", "en")
@@ -122,10 +122,20 @@ _ERROR_MEANINGS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"parse|layout|no posts found|unexpected (page|markup)", re.I),
      N_("the page changed its layout; the parser needs an update")),
 )
+MEDIA_KIND_LABELS: dict[str, str] = {"photo": N_("photo"), "video": N_("video"), "thumbnail": N_("thumbnail")}
+MEDIA_STATUS_LABELS: dict[str, str] = {
+    MediaStatus.PENDING: N_("waiting to be fetched"),
+    MediaStatus.FETCHED: N_("archived"),
+    MediaStatus.FAILED: N_("fetch failed"),
+    MediaStatus.REFUSED: N_("not fetched"),
+    MediaStatus.GONE: N_("gone at source"),
+    MediaStatus.PURGED: N_("file purged (retention)"),
+}
 KINDS: dict[str, Mapping[str, str]] = {
     "status": STATUS_LABELS, "severity": SEVERITY_LABELS, "category": CATEGORY_LABELS,
     "reason": DISMISS_LABELS, "role": ROLE_LABELS, "alert_reason": ALERT_REASON_LABELS,
     "sort": SORT_LABELS, "band": BAND_LABELS, "audit": AUDIT_LABELS, "digest": DIGEST_STATUS_LABELS,
+    "media": MEDIA_KIND_LABELS, "media_status": MEDIA_STATUS_LABELS,
 }
 
 

@@ -63,7 +63,10 @@ def scene(settings: Settings, sessions: sessionmaker[Session], tmp_path: Path, c
 
 
 def _client(scene: dict[str, object], sessions: sessionmaker[Session], name: str | None) -> TestClient:
-    app = create_app(scene["settings"], sessions)  # type: ignore[arg-type]
+    settings = scene["settings"]
+    # These assertions read the English interface (the shipped default is Russian).
+    english = settings.model_copy(update={"web": settings.web.model_copy(update={"language": "en"})})  # type: ignore[attr-defined]
+    app = create_app(english, sessions)
     client = TestClient(app, base_url="http://testserver")
     if name:
         login(client, name)
