@@ -229,4 +229,4 @@ def test_a_post_joining_a_confirmed_item_alerts_as_an_update(
     result = send_alerts(sessions, settings, now=datetime.now(UTC) + timedelta(seconds=1))
     assert (result.status, result.sent) == ("sent", 1)
     [received] = server.inbox.messages
-    assert "новые публикации после решения" in str(received.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert "новая публикация по решённому инциденту" in str(received.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
