@@ -238,7 +238,7 @@ def test_a_post_joining_a_confirmed_item_is_an_update_everywhere(sessions: sessi
         # The next digest counts it, even though it was confirmed before the period.
         start = after.last_update_at - timedelta(minutes=1)  # type: ignore[operator]
         data = collect(s, settings, start, start + timedelta(hours=1), b"k" * 32)
-        assert data.confirmed_count == 1 and data.extra["updated_since_decision"] == 1
+        assert data.confirmed_count == 1 and [line.item_id for line in data.updates] == [item.id]
     decide_item(sessions, user, item.id or 0, "confirmed") if False else None
     reopened = reopen(sessions, user, item.id or 0, note="new reports")
     assert reopened.status == "new"

@@ -188,12 +188,12 @@ def collect(
         .where(col(QueueItem.decided_at) < period_end_at)
         .order_by(col(QueueItem.severity_rank).desc(), col(QueueItem.decided_at))
     ).all()
-    # New posts collected in the period on incidents already decided before it.
+    # New posts collected in the period on incidents decided before those posts came (issue 12: nothing hides).
     new_counts: dict[int, int] = {int(i): int(n) for i, n in session.exec(
         select(col(QueueItem.id), sa.func.count())
         .join(Post, col(Post.incident_id) == col(QueueItem.incident_id))
         .where(col(QueueItem.status).in_((*FINAL_STATUSES, Status.ESCALATED)))
-        .where(col(QueueItem.decided_at) < period_start_at)
+        .where(col(QueueItem.decided_at).is_not(None), col(Post.collected_at) > col(QueueItem.decided_at))
         .where(col(Post.collected_at) >= period_start_at, col(Post.collected_at) < period_end_at)
         .where(col(Post.id) != col(QueueItem.post_id))
         .group_by(col(QueueItem.id))
