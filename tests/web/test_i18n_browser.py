@@ -58,7 +58,7 @@ def _serve(path: Path, language: str) -> Iterator[Site]:
     from monitor.core.tables import Snapshot
 
     with transaction(sessions) as session:
-        body = b"<html>archived page body</html>"
+        body = "<html>сохранённая страница (synthetic)</html>".encode()
         snap = Snapshot(sha256=hashlib.sha256(body).hexdigest(), url="https://t.me/chan/1", content_type="text/html",
                         size=len(body), body_z=zlib.compress(body))
         session.add(snap)
