@@ -11,12 +11,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel
 
 from monitor.core.config import DatabaseSettings, Settings
 from monitor.core.db import create_db_engine, normalize_url, session_factory, upgrade
+
+# CI explores the same examples on every run (a red CI then means the change, not a new random draw);
+# a developer's `make test` keeps exploring new ones. Either way the example counts stay bounded.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 PG_ENV = "MONITOR_TEST_DATABASE_URL"
 

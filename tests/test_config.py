@@ -103,3 +103,9 @@ def test_base_url_follows_the_port_unless_set(tmp_path):
     assert by_env.web.base_url == "http://127.0.0.1:9000"
     proxied = load_settings(_write(tmp_path, "[web]\nport = 8080\nbase_url = 'https://monitor.example.kz'\n"), {})
     assert proxied.web.base_url == "https://monitor.example.kz"
+
+
+def test_a_section_replaced_by_a_list_is_a_clear_error(tmp_path):
+    # Found by Hypothesis (tests/fuzz/test_settings.py): a secret for a section the environment made a list.
+    with pytest.raises(ConfigError, match=r"MONITOR_WEB: \[web\] must be a table"):
+        load_settings(_write(tmp_path, ""), {"MONITOR_WEB": "[]", "MONITOR_WEB__SESSION_SECRET": ""})

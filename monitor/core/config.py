@@ -390,7 +390,10 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str], origins: dict[t
             origins[path] = f"environment variable {ENV_PREFIX}{'__'.join(path).upper()}"
     for var, (table, name) in (SECRET_ENV | ALIAS_ENV).items():
         if var in environ:
-            data.setdefault(table, {})[name] = environ[var]
+            section = data.setdefault(table, {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"{origins.get((table,), 'the config file')}: [{table}] must be a table of settings")
+            section[name] = environ[var]
             origins[(table, name)] = f"environment variable {var}"
 
 
