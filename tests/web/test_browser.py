@@ -4,15 +4,11 @@ keyboard, dismiss with a reason, and a hostile post that must never run."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
@@ -23,6 +19,7 @@ from monitor.core.tables import Decision, QueueItem
 from monitor.review.users import create_user
 from monitor.web import create_app
 from tests.web.conftest import HOSTILE_TEXT, PASSWORD, add_item
+from tests.web.live import free_port, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -41,18 +38,12 @@ class Live:
     karasai: list[int]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
     """uvicorn serving the app on a free 127.0.0.1 port, on a seeded SQLite database."""
     path = tmp_path / "live.db"
     shutil.copy(sqlite_template, path)
-    port = _free_port()
+    port = free_port()
     settings = Settings(database=DatabaseSettings(url=f"sqlite:///{path}"),
                         web=WebSettings(session_secret=SecretStr("browser-" + "s" * 40), language="en",
                                         base_url=f"http://127.0.0.1:{port}"))
@@ -67,17 +58,8 @@ def live(sqlite_template: Path, tmp_path: Path) -> Iterator[Live]:
                               for n in range(2, 4)]
         karasai = [add_item(session, n, f"Буллинг в школе {n} <b>жирный</b>", district="Karasai",
                             category="bullying", platform="vk") for n in range(4, 6)]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, sessions), host="127.0.0.1", port=port,
-                                           log_level="warning", ws="none", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield Live(f"http://127.0.0.1:{port}", sessions, hostile, talgar, karasai)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings, sessions), port) as url:
+        yield Live(url, sessions, hostile, talgar, karasai)
     engine.dispose()
 
 

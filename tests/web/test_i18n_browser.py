@@ -8,14 +8,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
@@ -27,7 +24,8 @@ from monitor.core.i18n import LOCALE_DIR, translator
 from monitor.review.users import create_user
 from monitor.web import create_app
 from tests.web.conftest import HOSTILE_TEXT, PASSWORD, add_item
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.web.live import free_port, serving
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGES = ("/login", "/", "/items/{item}", "/dashboard", "/admin", "/docs", "/items/{item}/snapshots/{snapshot}",
@@ -44,7 +42,7 @@ class Site:
 
 
 def _serve(path: Path, language: str) -> Iterator[Site]:
-    port = _free_port()
+    port = free_port()
     settings = Settings(database=DatabaseSettings(url=f"sqlite:///{path}"),
                         web=WebSettings(session_secret=SecretStr("i18n-" + "s" * 40), language=language,
                                         base_url=f"http://127.0.0.1:{port}"))
@@ -73,17 +71,8 @@ def _serve(path: Path, language: str) -> Iterator[Site]:
                      district=("Karasai", "Talgar", "Enbekshikazakh")[n % 3], category="bullying", platform="vk")
         assert snap.id is not None
         snapshot = snap.id
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, sessions), host="127.0.0.1", port=port,
-                                           log_level="warning", ws="none", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", item, snapshot)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings, sessions), port) as url:
+        yield Site(url, item, snapshot)
     engine.dispose()
 
 
