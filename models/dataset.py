@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.errors import InputError
-from monitor.core.vocab import CATEGORIES, FINAL_STATUSES, Status
+from monitor.core.vocab import CATEGORIES, FALSE_ALARM_REASONS, POSITIVE_DECISIONS, Status
 
 LANGS = ("ru", "kk", "en", "mixed", "translit")
 
@@ -85,7 +85,13 @@ def read_inputs(path: Path) -> list[tuple[str, str]]:
 
 
 def from_decisions(sessions: Any) -> list[Example]:
-    """Decided queue items as examples: confirmed -> flag 1 with the item's categories, dismissed -> 0."""
+    """Decided queue items as examples: what moderators said the classifier should have said.
+
+    Confirmed and escalated items are real incidents: flag 1 with the item's categories (a moderator's
+    correction when there is one). Dismissed items are flag 0 only when the latest dismissal says "not a
+    real incident" (vocab.FALSE_ALARM_REASONS): a duplicate or old news was a right flag, already seen,
+    and teaching the model it was wrong would lower recall. Merged and undecided items are skipped.
+    """
     import sqlalchemy as sa
 
     from monitor.core import tables
@@ -93,22 +99,35 @@ def from_decisions(sessions: Any) -> list[Example]:
     decision = tables.Decision.__table__  # type: ignore[attr-defined]
     item = tables.QueueItem.__table__  # type: ignore[attr-defined]
     post = tables.Post.__table__  # type: ignore[attr-defined]
+    decided = (*POSITIVE_DECISIONS, Status.DISMISSED)
     examples: dict[int, Example] = {}
     with sessions() as session:
         rows = session.execute(
-            sa.select(item.c.id, item.c.status, item.c.categories, post.c.id, post.c.text, post.c.language)
+            sa.select(item.c.id, item.c.status, item.c.category, item.c.categories, post.c.id, post.c.text,
+                      post.c.language)
             .join(post, post.c.id == item.c.post_id)
-            .where(item.c.id.in_(sa.select(decision.c.queue_item_id)))
+            .where(item.c.status.in_([s.value for s in decided]),
+                   item.c.id.in_(sa.select(decision.c.queue_item_id)))
             .order_by(item.c.id)
         ).all()
-    for item_id, status, categories, post_id, text, language in rows:
-        if status not in FINAL_STATUSES:
-            continue
-        cats = tuple(c for c in (categories or []) if c in CATEGORIES) if status == Status.CONFIRMED else ()
+        # The reason of each item's latest decision (a reopened item may have been dismissed twice).
+        reasons: dict[int, str | None] = {}
+        for item_id, reason in session.execute(
+                sa.select(decision.c.queue_item_id, decision.c.reason)
+                .where(decision.c.queue_item_id.in_([r[0] for r in rows]))
+                .order_by(decision.c.decided_at, decision.c.id)):
+            reasons[item_id] = reason
+    for item_id, status, category, categories, post_id, text, language in rows:
+        if status == Status.DISMISSED:
+            if reasons.get(item_id) not in FALSE_ALARM_REASONS:
+                continue
+            flag, cats = 0, ()
+        else:
+            flag = 1
+            cats = tuple(c for c in (categories or [category]) if c in CATEGORIES)
         lang = language if language in LANGS else "unknown"
         # The latest decision about a post wins (the item ids grow with time).
-        examples[post_id] = Example(f"decision-{item_id}", text or "", int(status == Status.CONFIRMED), cats, lang,
-                                    "decision")
+        examples[post_id] = Example(f"decision-{item_id}", text or "", flag, cats, lang, "decision")
     return list(examples.values())
 
 
