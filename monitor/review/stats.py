@@ -29,9 +29,9 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class Precision:
-    """Confirmed (or escalated) ÷ decided for one category under one model version."""
+    """Confirmed (or escalated) ÷ decided for one category (None: every category) under one model version."""
 
-    category: str
+    category: str | None
     model_version: str
     decided: int
     confirmed: int
@@ -137,19 +137,29 @@ def throughput(session: Session, days: int = 7) -> list[tuple[str, int, int]]:
     return [(str(name), int(r or 0), int(n)) for name, r, n in rows]
 
 
-def precision(session: Session) -> list[Precision]:
-    """Precision from decisions per category and model version (escalated counts as confirmed).
+def _precision_rows(session: Session, *group: Any) -> list[Any]:
+    """(group columns..., decided, confirmed) from decisions, grouped by `group`.
 
-    Only dismissals that say "not a real incident" count against it: a duplicate or old news was a
+    Only dismissals that say "not a real incident" count against precision: a duplicate or old news was a
     right flag, already seen."""
     positive = sa.func.sum(sa.case((col(Decision.status).in_(POSITIVE_DECISIONS), 1), else_=0))
-    rows = session.exec(select(QueueItem.category, Decision.model_version, sa.func.count(), positive)
-                        .join(QueueItem, col(QueueItem.id) == Decision.queue_item_id)
-                        .where(sa.or_(col(Decision.status).in_(POSITIVE_DECISIONS),
-                                      col(Decision.reason).in_(FALSE_ALARM_REASONS)))
-                        .group_by(col(QueueItem.category), col(Decision.model_version))
-                        .order_by(col(QueueItem.category), col(Decision.model_version))).all()
+    return list(session.exec(select(*group, sa.func.count(), positive)
+                             .join(QueueItem, col(QueueItem.id) == Decision.queue_item_id)
+                             .where(sa.or_(col(Decision.status).in_(POSITIVE_DECISIONS),
+                                           col(Decision.reason).in_(FALSE_ALARM_REASONS)))
+                             .group_by(*group).order_by(*group)).all())
+
+
+def precision(session: Session) -> list[Precision]:
+    """Precision from decisions per category and model version (escalated counts as confirmed)."""
+    rows = _precision_rows(session, col(QueueItem.category), col(Decision.model_version))
     return [Precision(str(c or "unknown"), str(m or "unknown"), int(n), int(p or 0)) for c, m, n, p in rows]
+
+
+def precision_by_model(session: Session) -> list[Precision]:
+    """Precision from decisions per model version over every category: model versions side by side."""
+    rows = _precision_rows(session, col(Decision.model_version))
+    return [Precision(None, str(m or "unknown"), int(n), int(p or 0)) for m, n, p in rows]
 
 
 def sources(session: Session) -> list[tables.Source]:

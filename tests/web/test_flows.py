@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from monitor.core.db import transaction
 from monitor.core.tables import AuditEvent, QueueItem, User
+from monitor.review import stats
 from monitor.review.users import create_api_token
 from tests.web.conftest import PASSWORD, Seeded, csrf_of
 
@@ -221,3 +223,28 @@ def test_dashboard_shows_precision_from_decisions(client_for: Clients, seeded: S
     assert "<th>Talgar</th>" in heat and "<th>Karasai</th>" in heat
     assert '<td class="shade-4">3</td>' in heat  # Talgar: 3 flagged this week, none confirmed
     assert "2 / 1" in html[html.index("By category and week"):]  # bullying: 2 flagged, 1 confirmed
+
+
+def test_dashboard_compares_model_versions(client_for: Clients, seeded: Seeded, sessions: sessionmaker[Session]) -> None:
+    # Two items scored by a newer model: the dashboard shows each version's precision over every category.
+    with transaction(sessions) as session:
+        for item_id in seeded.talgar[1:]:
+            item = session.get(QueueItem, item_id)
+            assert item is not None
+            item.model_version = "kw-2"
+            session.add(item)
+    client, csrf = client_for("moderator")
+    client.post(f"/items/{seeded.karasai[0]}/decide", data={"status": "confirmed", "csrf_token": csrf})
+    client.post(f"/items/{seeded.talgar[0]}/decide", data={"status": "escalated", "csrf_token": csrf})
+    client.post(f"/items/{seeded.karasai[1]}/decide", data={"status": "dismissed", "reason": "not_violence",
+                                                            "csrf_token": csrf})
+    client.post(f"/items/{seeded.talgar[1]}/decide", data={"status": "confirmed", "csrf_token": csrf})
+    client.post(f"/items/{seeded.talgar[2]}/decide", data={"status": "dismissed", "reason": "old_news",
+                                                           "csrf_token": csrf})
+    with sessions() as session:
+        rows = [(r.category, r.model_version, r.decided, r.confirmed) for r in stats.precision_by_model(session)]
+    assert rows == [(None, "kw-1", 3, 2), (None, "kw-2", 1, 1)]
+    html = client.get("/dashboard").text
+    table = html[html.index('id="precision-models"'):html.index("</table>", html.index('id="precision-models"'))]
+    assert "<td><code>kw-1</code></td><td>3</td><td>2</td><td>67%</td>" in table
+    assert "<td><code>kw-2</code></td><td>1</td><td>1</td><td>100%</td>" in table

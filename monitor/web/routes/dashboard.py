@@ -30,6 +30,7 @@ def dashboard(request: Request, actor: Annotated[Actor, Depends(require(Role.VIE
             "queue": stats.queue_size(session),
             "throughput": stats.throughput(session),
             "precision": stats.precision(session),
+            "model_precision": stats.precision_by_model(session),
             "sources": stats.sources(session),
             "digests": stats.digest_runs(session),
             "category_label": lambda value: t.label("category", value),
