@@ -229,6 +229,10 @@ class QueueItem(SQLModel, table=True):
     score: float = 0.0
     category: str | None = Field(default=None, max_length=40)
     categories: list[str] = _json(list)
+    # A moderator chose the categories (revision 0017_category_correction): who and when. While set, no machine
+    # step (a post joining, a merge) rewrites category or categories.
+    category_corrected_by: str | None = Field(default=None, max_length=100)
+    category_corrected_at: datetime | None = _ts()
     model_version: str | None = Field(default=None, max_length=100)
     region: str | None = Field(default=None, max_length=100)
     district: str | None = Field(default=None, max_length=100)

@@ -67,6 +67,7 @@ def _item(session: Session, item_id: int, user: User) -> QueueItem:
 
 def _merge(session: Session, user: User, target_id: int, other_ids: Sequence[int]) -> QueueItem:
     from monitor.core.audit import record_audit
+    from monitor.review.categories import machine_categories
     from monitor.review.queue import note_new_posts
 
     if user.role not in DECIDER_ROLES:
@@ -96,7 +97,8 @@ def _merge(session: Session, user: User, target_id: int, other_ids: Sequence[int
         moved_all += moved
         if (other.severity_rank, other.score) > (target.severity_rank, target.score):
             target.severity, target.severity_rank, target.score = other.severity, other.severity_rank, other.score
-        target.categories = sorted(set(target.categories) | set(other.categories))
+        # The union, most specific first, unless a moderator corrected the target's categories.
+        machine_categories(target, [*target.categories, *other.categories])
         target.has_video = target.has_video or other.has_video
         other.status, other.merged_into_id = Status.MERGED, target.id
         other.claimed_by_id = None

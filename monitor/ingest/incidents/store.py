@@ -143,6 +143,8 @@ def _copy_item(session: Session, item: QueueItem, incident: Incident, lead: Post
         severity=scored.severity if scored else item.severity,
         severity_rank=severity_rank(scored.severity) if scored else item.severity_rank,
         score=scored.score if scored else item.score, category=item.category, categories=list(item.categories),
+        # A moderator's categories stay theirs on both halves.
+        category_corrected_by=item.category_corrected_by, category_corrected_at=item.category_corrected_at,
         model_version=scored.model_version if scored else item.model_version,
         region=place[0], district=place[1], school=place[2],
         platform=lead.platform, language=lead.language, has_video=lead.has_video, post_count=count,
