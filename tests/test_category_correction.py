@@ -128,3 +128,32 @@ def test_a_correction_survives_new_posts_and_a_split_and_feeds_training(sessions
     new_item = split_incident(sessions, mod, item.id or 0, [moved.id or 0])
     assert (new_item.categories, new_item.category_corrected_by) == (["teacher_misconduct", "physical_violence"],
                                                                      "mod")
+
+
+def test_cli_set_category(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.core.config import DatabaseSettings
+    from monitor.core.db import create_db_engine, session_factory, upgrade
+    from monitor.review.users import create_user
+    from tests.test_cli import monitor
+    from tests.web.conftest import add_item
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    engine = create_db_engine(DatabaseSettings(url=url))
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        item_id = add_item(s, 1, "Учитель ударил ученика школы №5", district="Talgar")
+    create_user(sessions, "aigul", "moderator", "long enough password")
+    create_user(sessions, "vera", "viewer", "long enough password")
+    engine.dispose()
+    assert monitor("queue", "set-category", str(item_id), "bullying", "--as", "vera", config=config).returncode == 1
+    bad = monitor("queue", "set-category", str(item_id), "vandalism", "--as", "aigul", config=config)
+    assert bad.returncode == 2 and "vandalism" in bad.stderr
+    done = monitor("queue", "set-category", str(item_id), "physical_violence", "teacher_misconduct", "--as", "aigul",
+                   config=config)
+    assert done.returncode == 0, done.stderr
+    assert "category teacher_misconduct (categories: teacher_misconduct, physical_violence)" in done.stdout
+    shown = monitor("queue", "show", str(item_id), config=config).stdout
+    assert "categories corrected by aigul at" in shown and "queue.categories" in shown

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from monitor.cli import App, cli, pass_app
 from monitor.core.errors import NotFound
 from monitor.core.tables import AuditEvent, Post, QueueItem, User
-from monitor.core.vocab import SEVERITIES, STATUSES, values
+from monitor.core.vocab import CATEGORIES, SEVERITIES, STATUSES, values
 from monitor.review.queue import QueueFilter, count_items, list_items
 
 
@@ -76,6 +76,10 @@ def show(app: App, item_id: int) -> None:
                f"model {item.model_version}")
     click.echo(f"place: {item.region or '-'} / {item.district or '-'} / {item.school or '-'}  "
                f"categories: {', '.join(item.categories) or '-'}")
+    if item.category_corrected_by:
+        at = item.category_corrected_at
+        when = f" at {at.astimezone(tz):%Y-%m-%d %H:%M}" if at else ""
+        click.echo(f"categories corrected by {item.category_corrected_by}{when}")
     if item.updates_since_decision:
         click.echo(f"{item.updates_since_decision} new post(s) since decision")
     if item.merged_into_id:
@@ -133,6 +137,20 @@ def reopen_cmd(app: App, item_id: int, as_user: str, note: str | None) -> None:
 
     item = reopen(app.sessions(), _moderator(app, as_user), item_id, note=note)
     click.echo(f"item {item.id} reopened ({item.status})")
+
+
+@queue.command("set-category")
+@click.argument("item_id", type=int)
+@click.argument("categories", type=click.Choice(values(CATEGORIES)), nargs=-1, required=True)
+@click.option("--as", "as_user", required=True, help="The moderator or admin doing it (audited).")
+@pass_app
+def set_category(app: App, item_id: int, categories: tuple[str, ...], as_user: str) -> None:
+    """Correct the categories that apply to ITEM_ID; its category becomes the most specific (audited, kept)."""
+    from monitor.review.categories import correct_categories
+
+    item = correct_categories(app.sessions(), _moderator(app, as_user), item_id, categories)
+    click.echo(f"item {item.id}: category {item.category} (categories: {', '.join(item.categories)}), "
+               f"corrected by {item.category_corrected_by}")
 
 
 @queue.command("expire")

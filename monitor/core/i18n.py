@@ -98,6 +98,7 @@ AUDIT_LABELS: dict[str, str] = {
     "incident.reopen": N_("reopened"),
     "queue.export": N_("exported the queue"),
     "queue.assign": N_("assigned"),
+    "queue.categories": N_("corrected the categories"),
     "queue.reopen": N_("reopened"),
     "queue.update": N_("new post since decision"),
     "queue.join": N_("a post joined"),

@@ -91,6 +91,7 @@ def item_json(i: QueueItem, claimed_by: str | None, detail: ItemDetail | None = 
         "language": i.language, "has_video": i.has_video, "post_count": i.post_count,
         "claimed_by": claimed_by, "lease_expires_at": _iso(i.lease_expires_at),
         "created_at": _iso(i.created_at), "decided_at": _iso(i.decided_at),
+        "category_corrected_by": i.category_corrected_by, "category_corrected_at": _iso(i.category_corrected_at),
     }
     if detail is not None:
         out["posts"] = [post_json(p) for p in detail.posts]

@@ -12,11 +12,12 @@ from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError, NotFound, QueueError
 from monitor.core.tables import utcnow
-from monitor.core.vocab import FINAL_STATUSES, Role, Status
+from monitor.core.vocab import CATEGORIES, FINAL_STATUSES, Role, Status
 from monitor.ingest.incidents.corrections import merge_items
 from monitor.ingest.incidents.store import split_incident
 from monitor.ingest.media.evidence import item_media
 from monitor.review.assign import assign, deciders
+from monitor.review.categories import correct_categories
 from monitor.review.detail import load_item, snapshot_text
 from monitor.review.queue import add_note, claim, decide, release, reopen
 from monitor.web.messages import translate_error
@@ -53,7 +54,7 @@ def item_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(re
         # Views are folded away: the history shows what people did.
         "history": [ev for ev in detail.audit if ev.action not in _VIEWS],
         "views": [ev for ev in detail.audit if ev.action in _VIEWS],
-        "media": media,
+        "media": media, "all_categories": CATEGORIES,
     })
 
 
@@ -85,9 +86,9 @@ def _done(request: Request, item_id: int, message: str, *, to_queue: bool = Fals
     return RedirectResponse("/" if to_queue else f"/items/{item_id}", status_code=303)
 
 
-def _refused(request: Request, item_id: int, error: QueueError) -> Response:
+def _refused(request: Request, item_id: int, error: QueueError | InputError) -> Response:
     if _wants_json(request):
-        return JSONResponse({"ok": False, "detail": str(error)}, status_code=409)
+        return JSONResponse({"ok": False, "detail": str(error)}, status_code=400 if isinstance(error, InputError) else 409)
     flash(request, translate_error(tr(request), str(error)), "error")
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
@@ -147,6 +148,20 @@ def assign_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(
     message = (t.gettext("Item %(id)s assigned to %(name)s.") % {"id": item_id, "name": name} if name
                else t.gettext("Item %(id)s is assigned to nobody now.") % {"id": item_id})
     return _done(request, item_id, message)
+
+
+@router.post("/items/{item_id}/categories")
+def categories_view(item_id: int, request: Request, actor: Annotated[Actor, Depends(require(Role.MODERATOR))],
+                    categories: Annotated[list[str] | None, Form()] = None) -> Response:
+    """Correct the categories that apply; the item's category becomes the most specific of them."""
+    try:
+        item = correct_categories(request.app.state.web.sessions, actor.user, item_id, categories or [])
+    except (QueueError, InputError) as e:
+        return _refused(request, item_id, e)
+    t = tr(request)
+    chosen = ", ".join(t.label("category", c) for c in item.categories)
+    return _done(request, item_id, t.gettext("Item %(id)s: categories corrected (%(categories)s).")
+                 % {"id": item_id, "categories": chosen})
 
 
 @router.post("/items/{item_id}/note")
