@@ -83,8 +83,11 @@ SORT_LABELS: dict[str, str] = {
     "oldest": N_("oldest"),
     "score": N_("confidence"),
 }
-BAND_LABELS: dict[str, str] = {"high": N_("high confidence"), "medium": N_("medium confidence"),
-                               "low": N_("low confidence")}
+# Confidence bands (monitor.core.confidence) in words.
+BAND_LABELS: dict[str, str] = {
+    "very_likely": N_("very likely"), "likely": N_("likely"), "possible": N_("possible"),
+    "unlikely": N_("unlikely"), "very_unlikely": N_("very unlikely"),
+}
 # History events (audit actions) in words: "mod1: confirmed, 12:40".
 AUDIT_LABELS: dict[str, str] = {
     "item.view": N_("viewed"),
@@ -138,15 +141,6 @@ KINDS: dict[str, Mapping[str, str]] = {
     "sort": SORT_LABELS, "band": BAND_LABELS, "audit": AUDIT_LABELS, "digest": DIGEST_STATUS_LABELS,
     "media": MEDIA_KIND_LABELS, "media_status": MEDIA_STATUS_LABELS,
 }
-
-
-def band(score: float) -> str:
-    """The classifier's score as a confidence band: 'high' (>= 0.9), 'medium' (>= 0.7) or 'low'."""
-    if score >= 0.9:
-        return "high"
-    if score >= 0.7:
-        return "medium"
-    return "low"
 
 
 @lru_cache(maxsize=8)

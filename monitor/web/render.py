@@ -14,10 +14,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from monitor.core.boundary import in_zone
+from monitor.core.confidence import confidence_band
 from monitor.core.excerpt import Segment, highlight
-from monitor.core.i18n import DISMISS_LABELS, LANGUAGE_NAMES, LANGUAGES, Translator, band, negotiate, translator
+from monitor.core.i18n import DISMISS_LABELS, LANGUAGE_NAMES, LANGUAGES, Translator, negotiate, translator
 from monitor.core.vocab import DISMISS_REASONS
-from monitor.review.confidence import confidence_band
 from monitor.web.security import csrf_token
 
 __all__ = ["Segment", "highlight", "make_templates", "page", "safe_url", "tr"]
@@ -57,8 +57,7 @@ def make_templates(timezone: str) -> Jinja2Templates:
     env.filters["local"] = local
     env.filters["safe_url"] = safe_url
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.0f}%"
-    env.filters["band"] = confidence_band
-    env.globals["band"] = band
+    env.globals["band"] = confidence_band
     env.globals["dismiss_reasons"] = [(r.value, DISMISS_LABELS[r]) for r in DISMISS_REASONS]
     env.globals["languages"] = [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES]
     env.globals["timezone_name"] = timezone

@@ -15,7 +15,7 @@ from models.lexicon import SIGNALS
 from models.metrics import category_report, ece, reliability
 from models.train import is_not_worse_real
 from monitor.core.vocab import CATEGORIES
-from monitor.review.confidence import confidence_band
+from monitor.core.confidence import confidence_band
 
 
 def test_ece_and_reliability() -> None:
@@ -98,6 +98,12 @@ def test_real_report_and_promotion_rule() -> None:
 
 def test_confidence_bands() -> None:
     assert [confidence_band(p) for p in (0.999, 0.85, 0.6, 0.3, 0.01)] == [
-        "very likely", "likely", "possible", "unlikely", "very unlikely"]
-    assert confidence_band(None) == "—" and confidence_band(float("nan")) == "—"
-    assert confidence_band(0.95) == "very likely" and confidence_band(0.9499) == "likely"
+        "very_likely", "likely", "possible", "unlikely", "very_unlikely"]
+    assert confidence_band(None) is None and confidence_band(float("nan")) is None
+    assert confidence_band(0.95) == "very_likely" and confidence_band(0.9499) == "likely"
+    # Every band has words in every language (the pages show the words, never the key).
+    from monitor.core.confidence import BAND_NAMES
+    from monitor.core.i18n import BAND_LABELS, translator
+
+    assert set(BAND_LABELS) == set(BAND_NAMES)
+    assert translator("kk").label("band", "very_likely") != "very likely"

@@ -13,7 +13,8 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from monitor.core.config import Settings
-from monitor.core.i18n import band, negotiate, translator
+from monitor.core.confidence import confidence_band
+from monitor.core.i18n import negotiate, translator
 from monitor.core.places.labels import place_label
 from monitor.core.tables import User
 from monitor.ingest.pipeline import Pipeline
@@ -46,8 +47,8 @@ def test_plural_forms_dates_places_and_bands() -> None:
     from datetime import UTC, datetime
 
     assert ru.dt(datetime(2026, 1, 31, 7, 5, tzinfo=UTC)) == "31.01.2026 12:05"  # Asia/Almaty
-    assert (band(0.97), band(0.8), band(0.5)) == ("high", "medium", "low")
-    assert en.label("band", band(0.5)) == "low confidence" and ru.label("status", "in_review") == "на проверке"
+    assert en.label("band", confidence_band(0.6)) == "possible" and ru.label("status", "in_review") == "на проверке"
+    assert ru.label("band", confidence_band(0.97)) == "очень вероятно" and ru.label("band", None) == "—"
     assert ru.error("ConnectError: [Errno -2] Name or service not known") == "адрес сайта не найден (DNS)"
     assert (negotiate("en-US,en;q=0.9,kk;q=0.95"), negotiate("de-DE, kk-KZ;q=0.5"), negotiate("de")) == (
         "en", "kk", None)

@@ -15,7 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from monitor.core.audit import record_audit
 from monitor.core.db import transaction
 from monitor.core.errors import InputError
-from monitor.core.i18n import N_, band
+from monitor.core.confidence import confidence_band
+from monitor.core.i18n import N_
 from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
 from monitor.ingest.media.evidence import queue_thumbs
 from monitor.review.assign import deciders
@@ -113,7 +114,7 @@ def _export(request: Request, actor: Actor, kind: str) -> tuple[list[str], list[
     for row in result.rows:
         i = row.item
         rows.append([
-            i.id, t.label("severity", i.severity), t.label("band", band(i.score)), t.label("category", i.category),
+            i.id, t.label("severity", i.severity), t.label("band", confidence_band(i.score)), t.label("category", i.category),
             t.place(i.region), t.place(i.district), t.place(i.school) if i.school else "", t.label("status", i.status),
             t.dt(row.published_at), t.dt(i.created_at), i.platform, i.post_count, f"{base}/items/{i.id}", row.preview,
         ])
