@@ -143,11 +143,11 @@ def _precision_rows(session: Session, *group: Any) -> list[Any]:
     Only dismissals that say "not a real incident" count against precision: a duplicate or old news was a
     right flag, already seen."""
     positive = sa.func.sum(sa.case((col(Decision.status).in_(POSITIVE_DECISIONS), 1), else_=0))
-    return list(session.exec(select(*group, sa.func.count(), positive)
-                             .join(QueueItem, col(QueueItem.id) == Decision.queue_item_id)
-                             .where(sa.or_(col(Decision.status).in_(POSITIVE_DECISIONS),
-                                           col(Decision.reason).in_(FALSE_ALARM_REASONS)))
-                             .group_by(*group).order_by(*group)).all())
+    stmt = (sa.select(*group, sa.func.count(), positive)
+            .join(QueueItem, col(QueueItem.id) == Decision.queue_item_id)
+            .where(sa.or_(col(Decision.status).in_(POSITIVE_DECISIONS), col(Decision.reason).in_(FALSE_ALARM_REASONS)))
+            .group_by(*group).order_by(*group))
+    return list(session.execute(stmt).all())
 
 
 def precision(session: Session) -> list[Precision]:

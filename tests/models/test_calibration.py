@@ -14,8 +14,8 @@ from models.head import OUTPUTS, build_head, choose_thresholds, load_head, recal
 from models.lexicon import SIGNALS
 from models.metrics import category_report, ece, reliability
 from models.train import is_not_worse_real
-from monitor.core.vocab import CATEGORIES
 from monitor.core.confidence import confidence_band
+from monitor.core.vocab import CATEGORIES
 
 
 def test_ece_and_reliability() -> None:

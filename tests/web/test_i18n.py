@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from monitor.core.config import Settings
 from monitor.core.confidence import confidence_band
+from monitor.core.config import Settings
 from monitor.core.i18n import negotiate, translator
 from monitor.core.places.labels import place_label
 from monitor.core.tables import User

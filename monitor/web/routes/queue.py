@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from monitor.core.audit import record_audit
+from monitor.core.confidence import confidence_band
 from monitor.core.db import transaction
 from monitor.core.errors import InputError
-from monitor.core.confidence import confidence_band
 from monitor.core.i18n import N_
 from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
 from monitor.ingest.media.evidence import queue_thumbs
