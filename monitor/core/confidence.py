@@ -1,6 +1,6 @@
 """Confidence bands: a calibrated probability as the words a moderator reads instead of a raw "1.00".
 
-The one place a score becomes a band; the web (queue, item page, CSV export) and anything else showing a
+The one place a score becomes a band: the web (queue, item page, CSV export), the digest and anything else showing a
 score use `confidence_band`, and `monitor.core.i18n` translates the band ("band" labels).
 """
 

@@ -85,6 +85,7 @@ class IncidentLine:
     post_count: int
     source_count: int
     new_posts: int = 0
+    score: float | None = None  # the classifier's calibrated score, shown as a confidence band while undecided
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _lines(session: Session, items: Sequence[QueueItem], base_url: str,
             excerpt=tuple(excerpt(post.text, verdict.evidence if verdict else None)) if post else (),
             published_at=post.published_at if post else item.created_at, flagged_at=item.created_at,
             decided_at=item.decided_at, post_count=max(n, item.post_count), source_count=sources,
-            new_posts=(new_posts or {}).get(item.id, 0),
+            new_posts=(new_posts or {}).get(item.id, 0), score=item.score,
         ))
     return out
 

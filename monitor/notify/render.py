@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from monitor.core.confidence import confidence_band
 from monitor.core.i18n import Translator
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -31,6 +32,7 @@ def _environment() -> Environment:
     )
     env.policies["ext.i18n.trimmed"] = True
     env.install_null_translations()  # type: ignore[attr-defined]
+    env.globals["band"] = confidence_band
     return env
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from monitor.core.config import DigestList, DigestSettings, Settings, SmtpSettings, WebSettings, load_settings
 from monitor.core.db import create_db_engine, session_factory, transaction
 from monitor.core.errors import ConfigError
+from monitor.core.i18n import translator
 from monitor.core.tables import DigestRun, Post, QueueItem
 from monitor.notify.digest import collect, pseudonym, pseudonym_key, recipient_lists, render
 from monitor.notify.digest_runs import is_due, run_digests, send_list
@@ -267,6 +268,13 @@ def test_render_is_pure_and_complete_in_every_language(
     assert place in first.html and "&lt;" not in first.subject
     assert '<meta name="viewport"' in first.html
     assert data.pending_count == 2 and list(data.pending) == ["critical", "medium"]
+    # An undecided incident carries the classifier's confidence band in words (score 0.9: "likely");
+    # a confirmed one does not: a moderator has decided.
+    t = translator(language)
+    undecided = f"{t.label('status', 'new')}: {t.label('category', 'physical_violence')} ({t.label('band', 'likely')})"
+    assert undecided in first.text
+    assert language == "en" or t.label("band", "likely") != "likely"  # translated, not the English id
+    assert f"{t.label('category', 'threat_weapon')}\n" in first.text
 
 
 def test_html_part_escapes_names_and_the_text_part_does_not(
