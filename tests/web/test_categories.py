@@ -62,3 +62,19 @@ def test_no_category_or_an_unknown_one_is_refused_and_viewers_cannot_correct(
                          follow_redirects=False)
     assert denied.status_code == 403
     assert _item(sessions, item_id).category_corrected_by is None
+
+
+def test_the_correction_reads_in_russian_and_kazakh(client_for: Clients, seeded: Seeded) -> None:
+    item_id = seeded.karasai[1]
+    client, csrf = client_for("moderator")
+    client.post("/profile/language", data={"language": "ru", "csrf_token": csrf})
+    ru = client.post(f"/items/{item_id}/categories", data={"csrf_token": csrf,
+                                                          "categories": ["bullying", "cyberbullying"]}).text
+    assert f"Элемент {item_id}: категории исправлены (кибербуллинг, травля)." in ru
+    assert "Исправить категории" in ru and "Исправлено модератором moderator" in ru
+    assert "исправил(а) категории" in ru and "(основная)" in ru
+    client.post("/profile/language", data={"language": "kk", "csrf_token": csrf})
+    kk = client.get(f"/items/{item_id}").text
+    assert "Санаттарды түзету" in kk and "Модератор moderator түзеткен" in kk and "санаттарды түзетті" in kk
+    # The confidence band is in words of the reader's language (score 0.9: likely).
+    assert "ықтимал" in kk and "likely" not in kk
