@@ -18,7 +18,8 @@ from monitor.core.vocab import CATEGORIES, PRIMARY_ORDER
 
 DATA = Path(__file__).resolve().parents[2] / "models" / "data"
 REAL = DATA / "real_heldout.jsonl"
-TRAINING_FILES = ("train.jsonl", "dev.jsonl", "targeted.jsonl")
+REAL_TRAIN = DATA / "real_train.jsonl"
+TRAINING_FILES = ("train.jsonl", "dev.jsonl", "targeted.jsonl", "real_train.jsonl")
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -81,6 +82,25 @@ def test_no_real_text_in_training(real: list[dict[str, Any]], training: list[dic
         if best >= 0.3:
             offenders.append((row["id"], round(best, 2)))
     assert not offenders, offenders[:5]
+
+
+def _page(url: str) -> str:
+    return re.sub(r"^https?://(www\.)?", "", url).rstrip("/").lower()
+
+
+def test_real_training_texts_are_labelled_and_from_other_pages(real: list[dict[str, Any]]) -> None:
+    # The real training texts (real wording for the categories, and the out-of-fold split the calibration and the
+    # category thresholds are chosen on) never come from a page of the held-out set.
+    rows = _rows(REAL_TRAIN)
+    assert len(rows) >= 300 and len({r["id"] for r in rows}) == len(rows)
+    for r in rows:
+        assert re.match(r"https?://\S+$", r["source"]), r["id"]
+        assert r["flag"] == int(bool(r["categories"])) and set(r["categories"]) <= set(CATEGORIES), r["id"]
+        assert r["primary"] == primary_category(dict.fromkeys(r["categories"], 1.0)), r["id"]
+    held_pages = {_page(r["source"]) for r in real}
+    shared = sorted({r["id"] for r in rows if _page(r["source"]) in held_pages})
+    assert not shared, shared[:5]
+    assert len(read_examples(REAL_TRAIN)) == len(rows)
 
 
 def test_primary_category_rule() -> None:
