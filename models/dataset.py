@@ -24,6 +24,7 @@ class Example:
     categories: tuple[str, ...] = ()
     lang: str = "unknown"
     kind: str = ""
+    source: str = ""  # where the text was published (real texts): folds keep one page's texts together
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -64,7 +65,8 @@ def example_from(obj: dict[str, Any], where: str) -> Example:
     if not isinstance(cats, list) or any(c not in CATEGORIES for c in cats):
         raise InputError(f"{where}: 'categories' must be a list of {', '.join(CATEGORIES)}")
     return Example(id=str(obj.get("id", where)), text=text, flag=int(flag), categories=tuple(cats),
-                   lang=str(obj.get("lang") or "unknown"), kind=str(obj.get("kind") or ""))
+                   lang=str(obj.get("lang") or "unknown"), kind=str(obj.get("kind") or ""),
+                   source=str(obj.get("source") or ""))
 
 
 def read_examples(path: Path) -> list[Example]:

@@ -36,6 +36,10 @@ class Head:
     hidden_weight: np.ndarray | None = None  # (hidden, features) when the head has a hidden layer
     hidden_bias: np.ndarray | None = None
     thresholds: np.ndarray | None = None  # (len(CATEGORIES),) per-category decision thresholds; None = 0.5 each
+    # A separate linear category head on the standardized features, fitted on positives only (issue 14): when set,
+    # it gives the category logits (columns 1..) and the shared head gives only the flag.
+    category_weight: np.ndarray | None = None  # (len(CATEGORIES), features)
+    category_bias: np.ndarray | None = None  # (len(CATEGORIES),)
 
     def category_thresholds(self) -> dict[str, float]:
         """Each category's decision threshold on its calibrated probability (0.5 for heads that have none)."""
@@ -51,9 +55,13 @@ class Head:
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Raw (uncalibrated) logits, (n, len(OUTPUTS))."""
         z = (features - self.mean) / self.std
+        inner = z
         if self.hidden_weight is not None and self.hidden_bias is not None:
-            z = gelu(z @ self.hidden_weight.T + self.hidden_bias)
-        return np.asarray(z @ self.weight.T + self.bias, dtype=np.float64)
+            inner = gelu(z @ self.hidden_weight.T + self.hidden_bias)
+        out = np.asarray(inner @ self.weight.T + self.bias, dtype=np.float64)
+        if self.category_weight is not None and self.category_bias is not None:
+            out[:, 1:] = z @ self.category_weight.T + self.category_bias
+        return out
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, (n, len(OUTPUTS)); column 0 is the flag."""
@@ -72,7 +80,9 @@ class Head:
                 "platt": r(self.platt),
                 **({"hidden_weight": r(self.hidden_weight), "hidden_bias": r(self.hidden_bias)}
                    if self.hidden_weight is not None and self.hidden_bias is not None else {}),
-                **({"category_thresholds": r(self.thresholds)} if self.thresholds is not None else {})}
+                **({"category_thresholds": r(self.thresholds)} if self.thresholds is not None else {}),
+                **({"category_weight": r(self.category_weight), "category_bias": r(self.category_bias)}
+                   if self.category_weight is not None and self.category_bias is not None else {})}
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -114,6 +124,9 @@ def load_head(directory: Path) -> Head:
             hidden_bias=np.asarray(data["hidden_bias"], dtype=np.float64) if "hidden_bias" in data else None,
             thresholds=(np.asarray(data["category_thresholds"], dtype=np.float64)
                         if "category_thresholds" in data else None),
+            category_weight=(np.asarray(data["category_weight"], dtype=np.float64)
+                             if "category_weight" in data else None),
+            category_bias=np.asarray(data["category_bias"], dtype=np.float64) if "category_bias" in data else None,
         )
         if head.thresholds is not None and (head.thresholds.shape != (len(CATEGORIES),)
                                             or not np.all((head.thresholds > 0) & (head.thresholds < 1))):
@@ -125,10 +138,16 @@ def load_head(directory: Path) -> Head:
             if head.hidden_weight.shape != (inner, width) or head.hidden_bias is None \
                     or head.hidden_bias.shape != (inner,):
                 raise ValueError("hidden layer shapes do not match")
+        if (head.category_weight is None) != (head.category_bias is None) or (
+                head.category_weight is not None and head.category_bias is not None
+                and (head.category_weight.shape != (len(CATEGORIES), width)
+                     or head.category_bias.shape != (len(CATEGORIES),))):
+            raise ValueError("category head shapes do not match")
         if head.weight.shape != (len(OUTPUTS), inner) or head.mean.shape != (width,) or head.std.shape != (width,) \
                 or head.bias.shape != (len(OUTPUTS),) or head.platt.shape != (len(OUTPUTS), 2):
             raise ValueError("array shapes do not match")
-        arrays = (head.mean, head.std, head.weight, head.bias, head.platt, head.hidden_weight, head.hidden_bias)
+        arrays = (head.mean, head.std, head.weight, head.bias, head.platt, head.hidden_weight, head.hidden_bias,
+                  head.category_weight, head.category_bias)
         if not all(np.isfinite(a).all() for a in arrays if a is not None):
             raise ValueError("it holds non-finite numbers")
     except (KeyError, TypeError, ValueError) as e:

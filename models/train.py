@@ -16,9 +16,10 @@ import numpy as np
 
 from models import lexicon
 from models.baseline import PrototypeBaseline
+from models.calibrate import FOLDS, REAL_REPEAT, calibrate_on, out_of_fold_logits, with_category_head
 from models.dataset import Example, labels
 from models.encoder import Encoder
-from models.evaluate import real_metrics
+from models.evaluate import evaluate_probabilities, real_metrics
 from models.head import (
     OUTPUTS,
     Head,
@@ -171,28 +172,57 @@ def _is_not_worse(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
 def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequence[Example],
           dev_examples: Sequence[Example], root: Path, *, extra: Sequence[Example] = (),
           data_note: str = "", progress: Progress | None = None, force: bool = False,
-          real_examples: Sequence[Example] = ()) -> TrainResult:
-    """Fit a new head version under `root`, calibrate it on dev; make it current unless it is worse than the
-    current one on the real held-out set (`real_examples`; on dev when none are given)."""
+          real_examples: Sequence[Example] = (), real_train: Sequence[Example] = ()) -> TrainResult:
+    """Fit a new head version under `root` and calibrate it; make it current unless it is worse than the current one
+    on the real held-out set (`real_examples`; on dev when none are given).
+
+    With `real_train` (real public texts) they join the fitting data (each REAL_REPEAT times) and the calibration
+    and category thresholds come from their out-of-fold scores; without them, from the synthetic dev split."""
     held_out = {e.text for e in dev_examples} | {e.text for e in real_examples}
     pool = [*train_examples, *(e for e in extra if e.text not in held_out)]
+    real_train = [e for e in real_train if e.text not in held_out]
     fit, cal = split_calibration(pool)
     if not fit or not cal or len({e.flag for e in fit}) < 2 or len({e.flag for e in cal}) < 2:
         raise InputError("training data needs both flagged and unflagged examples (at least a few of each)")
     cache = EmbeddingCache(encoder, Path(settings.cache_dir), HEAD_LAYERS)
-    everything = [*fit, *cal, *dev_examples, *real_examples]
+    everything = [*fit, *cal, *dev_examples, *real_examples, *real_train]
     x_all = head_features(cache, everything, progress)
     a, b, c = len(fit), len(fit) + len(cal), len(fit) + len(cal) + len(dev_examples)
-    x_fit, x_cal, x_dev, x_real = x_all[:a], x_all[a:b], x_all[b:c], x_all[c:]
+    d = c + len(real_examples)
+    x_fit, x_cal, x_dev, x_real, x_rt = x_all[:a], x_all[a:b], x_all[b:c], x_all[c:d], x_all[d:]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    y_fit, y_cal = targets(fit), targets(cal)
-    linear = build_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, x_fit, y_fit, x_cal, y_cal)
-    mlp, _ = build_mlp_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, x_fit, y_fit, x_cal, y_cal)
+    y_fit, y_cal, y_rt = targets(fit), targets(cal), targets(real_train)
+
+    def fitting_data(real_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.repeat(np.flatnonzero(real_rows), REAL_REPEAT)
+        return np.concatenate([x_fit, x_rt[keep]]), np.concatenate([y_fit, y_rt[keep]])
+
+    every_real = np.ones(len(real_train), dtype=bool)
+    x_fit_all, y_fit_all = fitting_data(every_real)
+    linear = build_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, x_fit_all, y_fit_all, x_cal, y_cal)
+    mlp, _ = build_mlp_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, x_fit_all, y_fit_all, x_cal, y_cal)
     # Chosen on the calibration split (never dev): the lower calibrated flag log loss wins.
     candidates = {h.kind: (calibration_loss(h, x_cal, y_cal), h) for h in (linear, mlp)}
     head = min(candidates.values(), key=lambda c: c[0])[1]
-    # Calibrated and thresholded on dev (new wording), never on the real set: the real set only judges.
-    head = recalibrate(head, x_dev, targets(dev_examples))
+
+    def fit_head(real_rows: np.ndarray) -> Head:
+        xs, ys = fitting_data(real_rows)
+        if head.kind == "linear":
+            one = build_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, xs, ys, x_cal, y_cal,
+                             l2_grid=(head.l2,))
+        else:
+            one = build_mlp_head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, xs, ys, x_cal, y_cal)[0]
+        return with_category_head(one, xs, ys)
+
+    head = with_category_head(head, x_fit_all, y_fit_all)
+    oof: np.ndarray | None = None
+    if len(real_train) >= FOLDS * 4 and len({e.flag for e in real_train}) == 2:
+        # Calibrated and thresholded on real texts the fitted head has not seen (out of fold), never on the
+        # held-out set: that one only judges.
+        oof = out_of_fold_logits(lambda train_mask: fit_head(train_mask), x_rt, [e.source or e.id for e in real_train])
+        head = calibrate_on(head, oof, y_rt)
+    else:
+        head = recalibrate(head, x_dev, targets(dev_examples))
     digest = hashlib.sha256(json.dumps(head.to_json(), sort_keys=True).encode()).hexdigest()[:8]
     version = f"e5s-{head.kind}-{stamp}-{digest}"
     head = dataclasses.replace(head, version=version)
@@ -205,12 +235,19 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
                               "dev_f1": evaluate_head(h, x_dev, dev_examples, settings)["overall"]["f1"]}
                        for kind, (loss, h) in candidates.items()}, "data": {"train": len(train_examples), "from_decisions": len(extra),
                                               "fit": len(fit), "calibration": len(cal), "dev": len(dev_examples),
+                                              "real_train": len(real_train), "real_repeat": REAL_REPEAT,
                                               "note": data_note},
         "dev": evaluate_head(head, x_dev, dev_examples, settings),
-        "dev_note": "dev is also the calibration and category-threshold split (Platt refitted there)",
+        "dev_note": ("calibration and category thresholds come from the real training texts, out of fold"
+                     if oof is not None else "dev is also the calibration and category-threshold split"),
         "category_thresholds": head.category_thresholds(),
         "baseline_dev": baseline_report(encoder, cache, dev_examples),
     }
+    if oof is not None:
+        # The real training texts scored out of fold by the calibrated head: a cross-validated real-world number.
+        oof_probs = 1.0 / (1.0 + np.exp(-np.clip(oof * head.platt[:, 0] + head.platt[:, 1], -60, 60)))
+        metrics["real_train_out_of_fold"] = evaluate_probabilities(real_train, oof_probs, settings.threshold,
+                                                                   head.category_thresholds())
     if real_examples:
         metrics["real"] = real_metrics(head, x_real, real_examples, settings.threshold)
     directory = root / version

@@ -50,13 +50,17 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @click.option("--real", "real_path", type=click.Path(path_type=Path), default=DATA_DIR / "real_heldout.jsonl",
               show_default=True, help="Real held-out texts: the new model is compared with the current one here "
                                       "and promoted only if not worse overall and per language (never trained on).")
+@click.option("--real-train", "real_train_path", type=click.Path(path_type=Path),
+              default=DATA_DIR / "real_train.jsonl", show_default=True,
+              help="Real public texts for training: fitted on, and the calibration and category thresholds come "
+                   "from their out-of-fold scores (skipped when the file is absent: then dev calibrates).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Where versions are written (default: classifier.model_dir or models/trained).")
 @click.option("--force", is_flag=True, help="Make the new version current even if worse on dev.")
 @pass_app
 def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targeted_path: Path,
-          real_path: Path, out_dir: Path | None, force: bool) -> None:
-    """Fit the head on the e5 encoder, calibrate on dev, compare with the current model on the real set, promote
+          real_path: Path, real_train_path: Path, out_dir: Path | None, force: bool) -> None:
+    """Fit the head on the e5 encoder, calibrate on real texts out of fold, compare with the current model on the real set, promote
     if not worse."""
     from models.dataset import from_decisions as decision_examples
     from models.dataset import read_examples
@@ -78,16 +82,22 @@ def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targ
         click.echo(f"targeted: {len(targeted)} examples from {targeted_path.name}")
         extra = [*targeted, *extra]
     real_examples = read_examples(real_path) if real_path.is_file() else []
+    real_train = read_examples(real_train_path) if real_train_path.is_file() else []
+    if real_train:
+        click.echo(f"real training texts: {len(real_train)} from {real_train_path.name}")
     encoder = load_encoder(settings)
     update, close = _progress("embedding")
     try:
         result = run_training(settings, encoder, train_examples, dev_examples, out_dir or trained_root(settings),
                               extra=extra, progress=update, force=force, real_examples=real_examples,
-                              data_note=f"{train_path.name} + {dev_path.name}")
+                              real_train=real_train, data_note=f"{train_path.name} + {dev_path.name}")
     finally:
         close()
     click.echo(format_report(f"model {result.version} on {dev_path.name}", result.metrics["dev"]))
     click.echo(format_report("prototype baseline", result.metrics["baseline_dev"]))
+    if "real_train_out_of_fold" in result.metrics:
+        click.echo("\n".join(summary_lines(f"new model on {real_train_path.name} (out of fold)",
+                                            result.metrics["real_train_out_of_fold"])))
     if "real" in result.metrics:
         click.echo("\n".join(summary_lines(f"new model {result.version} on {real_path.name}", result.metrics["real"])))
     if "real_current" in result.metrics:
