@@ -13,6 +13,7 @@ from models.encoder import Encoder, load_encoder
 from models.head import OUTPUTS, Head, features, load_head
 from models.registry import model_dir, trained_root
 from models.severity import SeverityRules, rules_from_config
+from models.tuned import apply_tuned
 from monitor.core.classification import ClassifyItem, Evidence, Verdict, merge_spans
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError
@@ -158,6 +159,7 @@ def load_classifier(settings: ClassifierSettings, version: str | None = None) ->
     if encoder.dim != head.dim or max(head.layers) > encoder.layers:
         raise ClassifierError(f"the head in {directory} expects {head.dim}-dim layers {head.layers}, the encoder "
                               f"has {encoder.dim} x {encoder.layers}; run `monitor train`")
+    apply_tuned(encoder, directory, head)
     return TransformerClassifier(encoder, head, settings)
 
 

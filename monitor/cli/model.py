@@ -53,9 +53,20 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Where versions are written (default: classifier.model_dir or models/trained).")
 @click.option("--force", is_flag=True, help="Make the new version current even if worse on dev.")
+@click.option("--finetune", is_flag=True, help="Fine-tune the encoder's top layers together with the head (CPU, "
+                                               "bounded by --epochs and --max-minutes); promoted only if better than "
+                                               "the current model on the real held-out set.")
+@click.option("--finetune-layers", type=click.IntRange(1, 12), default=2, show_default=True,
+              help="With --finetune: how many top encoder layers to train.")
+@click.option("--epochs", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="With --finetune: at most this many epochs (the best on the calibration split is kept).")
+@click.option("--max-minutes", type=click.FloatRange(0.1, 600), default=20.0, show_default=True,
+              help="With --finetune: the training epochs stop after this long (the frozen pass and the "
+                   "evaluation passes come on top).")
 @pass_app
 def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targeted_path: Path,
-          real_path: Path, out_dir: Path | None, force: bool) -> None:
+          real_path: Path, out_dir: Path | None, force: bool, finetune: bool, finetune_layers: int, epochs: int,
+          max_minutes: float) -> None:
     """Fit the head on the e5 encoder, calibrate on dev, compare with the current model on the real set, promote
     if not worse."""
     from models.dataset import from_decisions as decision_examples
@@ -79,6 +90,10 @@ def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targ
         extra = [*targeted, *extra]
     real_examples = read_examples(real_path) if real_path.is_file() else []
     encoder = load_encoder(settings)
+    if finetune:
+        _finetune(app, encoder, train_examples, dev_examples, extra, real_examples, out_dir, force,
+                  (finetune_layers, epochs, max_minutes), f"{train_path.name} + {dev_path.name}", real_path.name)
+        return
     update, close = _progress("embedding")
     try:
         result = run_training(settings, encoder, train_examples, dev_examples, out_dir or trained_root(settings),
@@ -93,6 +108,36 @@ def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targ
     if "real_current" in result.metrics:
         click.echo("\n".join(summary_lines(f"current model on {real_path.name}", result.metrics["real_current"])))
     state = "now current" if result.promoted else "NOT promoted"
+    click.echo(f"{result.directory}: {state} ({result.reason})")
+
+
+def _finetune(app: App, encoder: Any, train_examples: list[Any], dev_examples: list[Any], extra: list[Any],
+              real_examples: list[Any], out_dir: Path | None, force: bool, knobs: tuple[int, int, float],
+              data_note: str, real_name: str) -> None:
+    """`monitor train --finetune`: run models.finetune and print its timings and the real-set comparison."""
+    from models.evaluate import summary_lines
+    from models.finetune import FinetuneOptions, finetune
+    from models.metrics import format_report
+    from models.registry import trained_root
+
+    settings = app.settings.classifier
+    layers, epochs, max_minutes = knobs
+    options = FinetuneOptions(layers=layers, epochs=epochs, max_minutes=max_minutes)
+    # Phase lines rather than a progress bar: the phases are minutes long and each says what it costs.
+    result = finetune(settings, encoder, train_examples, dev_examples, out_dir or trained_root(settings),
+                      options=options, extra=extra, real_examples=real_examples, data_note=data_note,
+                      log=click.echo, force=force)
+    ft = result.metrics["finetune"]
+    click.echo(format_report(f"model {result.version} on dev", result.metrics["dev"]))
+    for name, key in ((f"fine-tuned {result.version}", "real"), ("current model", "real_current")):
+        if key in result.metrics:
+            click.echo("\n".join(summary_lines(f"{name} on {real_name}", result.metrics[key])))
+    per_epoch = ft["minutes_per_epoch"]
+    click.echo(f"fine-tuned layers {ft['encoder_layers']}: frozen pass {ft['frozen_pass_minutes']:.1f} min, "
+               f"{'-' if per_epoch is None else f'{per_epoch:.1f}'} min per epoch, epoch {ft['chosen_epoch']} chosen "
+               f"of {len(ft['epochs'])}{' (stopped by --max-minutes)' if ft['stopped_by_time'] else ''}, "
+               f"evaluation pass {ft['evaluation_pass_minutes']:.1f} min")
+    state = "now current" if result.promoted else "NOT promoted; the current model stays the default"
     click.echo(f"{result.directory}: {state} ({result.reason})")
 
 
