@@ -73,6 +73,8 @@ class TransformerClassifier:
         """The e5 embedding (last layer) out of `pooled`, or computed when the head does not read it."""
         if self.encoder.layers not in self.head.layers:
             raise ClassifierError("the head does not read the last layer")
+        if self.head.encoder_layers:
+            raise ClassifierError("the head reads fine-tuned top layers, not the e5 embedding; use embed()")
         k = self.head.layers.index(self.encoder.layers)
         return pooled[:, k * self.encoder.dim:(k + 1) * self.encoder.dim]
 

@@ -336,7 +336,7 @@ def finetune(settings: ClassifierSettings, encoder: Encoder, train_examples: Seq
     first = encoder.layers - options.layers + 1
     say(f"frozen pass over {len(fit) + len(cal)} training texts…")
     started = time.monotonic()
-    states = frozen_states(encoder, [e.text for e in [*fit, *cal]], first, options.max_tokens)
+    states = frozen_states(encoder, [e.text for e in [*fit, *cal]], first, min(options.max_tokens, encoder.max_tokens))
     frozen_minutes = (time.monotonic() - started) / 60
     say(f"frozen pass (embeddings + layers 1-{first - 1}, {len(states.flat)} tokens): {frozen_minutes:.1f} min")
     joint = JointModel(encoder, first, start, options.dropout)
@@ -347,6 +347,7 @@ def finetune(settings: ClassifierSettings, encoder: Encoder, train_examples: Seq
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".finetune-", dir=root))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the version from the service's user
     digest = save_tuned(joint.tuned, first, staging)
     head = Head("pending", settings.encoder, encoder.dim, HEAD_LAYERS, start.mean, start.std, w, b,
                 np.tile(np.array([1.0, 0.0]), (len(OUTPUTS), 1)), start.l2, hw, hb,

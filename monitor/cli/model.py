@@ -162,7 +162,8 @@ def evaluate(app: App, file: Path, as_json: bool) -> None:
     model = report(examples, probs[:, 0].tolist(), settings.threshold,
                    {c: probs[:, 1 + k].tolist() for k, c in enumerate(CATEGORIES)}, settings.category_threshold)
     baseline = PrototypeBaseline(classifier.encoder)
-    base = report(examples, baseline.scores_of(classifier.last_layer(pooled)).tolist(), 0.5)
+    last = classifier.embed(texts) if classifier.head.encoder_layers else classifier.last_layer(pooled)
+    base = report(examples, baseline.scores_of(last).tolist(), 0.5)
     if as_json:
         click.echo(json.dumps({"model": classifier.version, "file": str(file), "metrics": model, "baseline": base},
                               ensure_ascii=False, indent=2))

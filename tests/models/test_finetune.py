@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,53 @@ def test_the_same_model_again_is_not_promoted(toy: tuple[ClassifierSettings, Enc
     assert current_version(tmp_path) == first_run.version
     assert again.metrics["real"]["overall"]["f1"] == again.metrics["real_current"]["overall"]["f1"]
     assert load_head(again.directory).to_json()["format"] == TUNED_FORMAT
+
+
+def test_plain_training_judges_a_fine_tuned_current_model_on_its_own_layers(
+        toy: tuple[ClassifierSettings, Encoder], first_run: TrainResult, tmp_path: Path) -> None:
+    from models.train import train
+
+    settings, encoder = toy
+    shutil.copytree(first_run.directory, tmp_path / first_run.version)
+    (tmp_path / CURRENT).write_text(first_run.version + "\n")
+    train_examples, dev, real = DATA
+    result = train(settings, encoder, train_examples, dev, tmp_path, real_examples=real)
+    assert result.metrics["real_current"]["overall"]["f1"] == pytest.approx(first_run.metrics["real"]["overall"]["f1"])
+    assert encoder.tuned is None
+
+
+def _files(settings: ClassifierSettings, directory: Path) -> Path:
+    """A config.toml for the toy settings and train/dev/real JSONL files of DATA, in `directory`."""
+    config = directory / "config.toml"
+    config.write_text("[classifier]\n" + "".join(
+        f"{k} = {json.dumps(getattr(settings, k))}\n"
+        for k in ("encoder", "cache_dir", "model_dir", "max_tokens", "max_windows", "batch_size", "precision", "device")))
+    for name, examples in zip(("train", "dev", "real"), DATA, strict=True):
+        (directory / f"{name}.jsonl").write_text("".join(
+            json.dumps({"id": e.id, "text": e.text, "flag": e.flag, "categories": list(e.categories), "lang": e.lang})
+            + "\n" for e in examples))
+    return config
+
+
+def test_evaluate_command_scores_a_fine_tuned_head(toy: tuple[ClassifierSettings, Encoder], first_run: TrainResult,
+                                                   tmp_path: Path) -> None:
+    from models.evaluate import main
+
+    config = _files(toy[0], tmp_path)
+    assert main(["--real", str(tmp_path / "real.jsonl"), "--config", str(config), "--version", first_run.version]) == 0
+
+
+def test_train_command_with_finetune_prints_its_minutes(toy: tuple[ClassifierSettings, Encoder], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import _register, cli
+
+    _register()
+    config = _files(toy[0], tmp_path)
+    args = ["--config", str(config), "train", "--finetune", "--epochs", "1", "--max-minutes", "5",
+            "--out", str(tmp_path / "versions"), "--targeted", str(tmp_path / "none.jsonl")]
+    args += [f"--{name}={tmp_path / name}.jsonl" for name in ("train", "dev", "real")]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "min per epoch, epoch 1 chosen of 1" in result.output and "now current (no current model)" in result.output
+    assert len(list((tmp_path / "versions").glob("e5s-ft2-mlp-*/encoder_layers.safetensors"))) == 1
