@@ -13,6 +13,7 @@ from models.encoder import Encoder, load_encoder
 from models.head import OUTPUTS, Head, features, load_head
 from models.registry import model_dir, trained_root
 from models.severity import SeverityRules, rules_from_config
+from models.tuned import apply_tuned
 from monitor.core.classification import ClassifyItem, Evidence, Verdict, merge_spans
 from monitor.core.config import ClassifierSettings
 from monitor.core.errors import ClassifierError
@@ -72,6 +73,8 @@ class TransformerClassifier:
         """The e5 embedding (last layer) out of `pooled`, or computed when the head does not read it."""
         if self.encoder.layers not in self.head.layers:
             raise ClassifierError("the head does not read the last layer")
+        if self.head.encoder_layers:
+            raise ClassifierError("the head reads fine-tuned top layers, not the e5 embedding; use embed()")
         k = self.head.layers.index(self.encoder.layers)
         return pooled[:, k * self.encoder.dim:(k + 1) * self.encoder.dim]
 
@@ -158,6 +161,7 @@ def load_classifier(settings: ClassifierSettings, version: str | None = None) ->
     if encoder.dim != head.dim or max(head.layers) > encoder.layers:
         raise ClassifierError(f"the head in {directory} expects {head.dim}-dim layers {head.layers}, the encoder "
                               f"has {encoder.dim} x {encoder.layers}; run `monitor train`")
+    apply_tuned(encoder, directory, head)
     return TransformerClassifier(encoder, head, settings)
 
 

@@ -107,6 +107,28 @@ class Window:
     ids: list[int]
 
 
+@dataclass(frozen=True)
+class TunedTop:
+    """Fine-tuned copies of the encoder's top layers `first`..last (1-based): the head reads them, embed() never does."""
+
+    first: int
+    layers: Any  # torch.nn.ModuleList, in eval mode
+    digest: str  # sha256 of the stored weights (part of the embedding cache key)
+
+
+def forward_layers(model: Any, hidden: Any, mask: Any, layers: Sequence[Any]) -> list[Any]:
+    """The output of each of `layers` (BERT layers) run in turn on hidden states (b, t, d) under a 0/1 mask (b, t)."""
+    from transformers.masking_utils import create_bidirectional_mask
+
+    extended = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask)
+    out = []
+    for layer in layers:
+        result = layer(hidden, extended)
+        hidden = result[0] if isinstance(result, tuple) else result
+        out.append(hidden)
+    return out
+
+
 class Encoder:
     """multilingual-e5 (or any BERT/XLM-R) encoder: texts -> L2-normalized mean-pooled embeddings."""
 
@@ -155,6 +177,8 @@ class Encoder:
         if precision == "auto":
             precision = "bf16" if (device == "cpu" and has_bf16()) or (device == "cuda") else "fp32"
         self.precision = precision
+        # Set by models.tuned.load_tuned for a head fine-tuned with its own top layers.
+        self.tuned: TunedTop | None = None
 
     def token_ids(self, texts: Sequence[str], prefix: str = PASSAGE) -> list[list[int]]:
         """Content token ids (no specials) of each prefixed text."""
@@ -188,13 +212,17 @@ class Encoder:
             yield order[start:start + self.batch_size]
 
     def embed(self, texts: Sequence[str], prefix: str = PASSAGE) -> np.ndarray:
-        """(n, dim) float32 L2-normalized embeddings; long texts are the token-weighted mean of their windows."""
-        return self.pooled(texts, (self.layers,), prefix)
+        """(n, dim) float32 L2-normalized embeddings; long texts are the token-weighted mean of their windows.
+
+        Always the original weights, fine-tuned top layers or not: incident matching compares these across posts
+        embedded at different times, and its similarity thresholds were set on the original encoder."""
+        return self.pooled(texts, (self.layers,), prefix, original=True)
 
     def pooled(self, texts: Sequence[str], layers: Sequence[int], prefix: str = PASSAGE,
-               precision: str | None = None) -> np.ndarray:
+               precision: str | None = None, *, original: bool = False) -> np.ndarray:
         """(n, len(layers) * dim): per hidden layer (0 = embeddings, 12 = last for e5-small) the mean-pooled,
-        L2-normalized vector, side by side; long texts are the token-weighted mean of their windows."""
+        L2-normalized vector, side by side; long texts are the token-weighted mean of their windows.
+        Layers from `tuned.first` up come from the fine-tuned copies when set, unless `original`."""
         import torch
 
         n, k = len(texts), len(layers)
@@ -204,6 +232,7 @@ class Encoder:
         sums = np.zeros((n, k, self.dim), dtype=np.float64)
         weights = np.zeros(n, dtype=np.float64)
         want_all = list(layers) != [self.layers]
+        top = None if original or self.tuned is None or max(layers) < self.tuned.first else self.tuned
         with torch.inference_mode(), self._autocast(precision):
             for batch in self._batches(windows):
                 seqs = [[self.bos, *windows[j].ids, self.eos] for j in batch]
@@ -214,8 +243,14 @@ class Encoder:
                     ids[row, : len(seq)] = torch.tensor(seq)
                     mask[row, : len(seq)] = 1
                 ids, mask = ids.to(self.device), mask.to(self.device)
-                out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=want_all)
-                states = [out.hidden_states[layer] for layer in layers] if want_all else [out.last_hidden_state]
+                if top is not None:
+                    stack = [*self.model.encoder.layer[: top.first - 1], *top.layers]
+                    first = self.model.embeddings(input_ids=ids)
+                    hidden = [first, *forward_layers(self.model, first, mask, stack)]
+                    states = [hidden[layer] for layer in layers]
+                else:
+                    out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=want_all)
+                    states = [out.hidden_states[layer] for layer in layers] if want_all else [out.last_hidden_state]
                 m = mask.unsqueeze(-1).float()
                 means = torch.stack([(h.float() * m).sum(1) / m.sum(1) for h in states], dim=1).cpu().numpy()
                 for row, j in enumerate(batch):

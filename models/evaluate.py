@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from models.head import load_head
     from models.registry import model_dir, trained_root
     from models.train import EmbeddingCache, head_features
+    from models.tuned import apply_tuned
     from monitor.core.config import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for version in versions:
         directory = model_dir(root, version)
         head = load_head(directory)
+        apply_tuned(encoder, directory, head)
         cache = EmbeddingCache(encoder, Path(settings.cache_dir), head.layers)
         x = head_features(cache, examples)
         results[directory.name] = real_metrics(head, x, examples, settings.threshold)

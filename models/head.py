@@ -17,6 +17,7 @@ from monitor.core.vocab import CATEGORIES
 OUTPUTS: tuple[str, ...] = ("flag", *CATEGORIES)
 HEAD_FILE = "head.json"
 FORMAT = 1
+TUNED_FORMAT = 2  # a head fine-tuned with its own top encoder layers: older code must refuse it, not misread it
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Head:
     # it gives the category logits (columns 1..) and the shared head gives only the flag.
     category_weight: np.ndarray | None = None  # (len(CATEGORIES), features)
     category_bias: np.ndarray | None = None  # (len(CATEGORIES),)
+    # Encoder layers (1-based) fine-tuned together with this head; their weights lie beside head.json
+    # (models/tuned.py) and the file's sha256 is recorded here. () for a head on the frozen encoder.
+    encoder_layers: tuple[int, ...] = ()
+    encoder_layers_sha256: str = ""
 
     def category_thresholds(self) -> dict[str, float]:
         """Each category's decision threshold on its calibrated probability (0.5 for heads that have none)."""
@@ -73,7 +78,8 @@ class Head:
         def r(a: np.ndarray) -> Any:
             return np.round(a.astype(np.float64), 7).tolist()
 
-        return {"format": FORMAT, "version": self.version, "encoder": self.encoder, "dim": self.dim,
+        return {"format": TUNED_FORMAT if self.encoder_layers else FORMAT,
+                "version": self.version, "encoder": self.encoder, "dim": self.dim,
                 "layers": list(self.layers),
                 "outputs": list(OUTPUTS), "lexicon_signals": list(SIGNALS), "l2": self.l2,
                 "mean": r(self.mean), "std": r(self.std), "weight": r(self.weight), "bias": r(self.bias),
@@ -82,7 +88,9 @@ class Head:
                    if self.hidden_weight is not None and self.hidden_bias is not None else {}),
                 **({"category_thresholds": r(self.thresholds)} if self.thresholds is not None else {}),
                 **({"category_weight": r(self.category_weight), "category_bias": r(self.category_bias)}
-                   if self.category_weight is not None and self.category_bias is not None else {})}
+                   if self.category_weight is not None and self.category_bias is not None else {}),
+                **({"encoder_layers": list(self.encoder_layers), "encoder_layers_sha256": self.encoder_layers_sha256}
+                   if self.encoder_layers else {})}
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -112,7 +120,8 @@ def load_head(directory: Path) -> Head:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ClassifierError(f"classifier head {path} is unreadable ({e}); {rebuild}") from None
     try:
-        if data["format"] != FORMAT or tuple(data["outputs"]) != OUTPUTS or tuple(data["lexicon_signals"]) != SIGNALS:
+        if data["format"] not in (FORMAT, TUNED_FORMAT) or tuple(data["outputs"]) != OUTPUTS \
+                or tuple(data["lexicon_signals"]) != SIGNALS:
             raise ValueError("it was written for another head format, outputs or lexicon")
         head = Head(
             version=str(data["version"]), encoder=str(data["encoder"]), dim=int(data["dim"]),
@@ -127,7 +136,11 @@ def load_head(directory: Path) -> Head:
             category_weight=(np.asarray(data["category_weight"], dtype=np.float64)
                              if "category_weight" in data else None),
             category_bias=np.asarray(data["category_bias"], dtype=np.float64) if "category_bias" in data else None,
+            encoder_layers=tuple(int(v) for v in data.get("encoder_layers", ())),
+            encoder_layers_sha256=str(data.get("encoder_layers_sha256", "")),
         )
+        if (data["format"] == TUNED_FORMAT) != bool(head.encoder_layers and head.encoder_layers_sha256):
+            raise ValueError("fine-tuned encoder layers and the head format disagree")
         if head.thresholds is not None and (head.thresholds.shape != (len(CATEGORIES),)
                                             or not np.all((head.thresholds > 0) & (head.thresholds < 1))):
             raise ValueError("category thresholds must be one number in (0, 1) per category")

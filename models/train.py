@@ -65,7 +65,8 @@ class EmbeddingCache:
         self.encoder = encoder
         self.layers = layers
         key = hashlib.sha256(json.dumps([encoder.source, encoder.precision, encoder.max_tokens,
-                                         encoder.max_windows, list(layers)]).encode()).hexdigest()[:16]
+                                         encoder.max_windows, list(layers),
+                                         *([encoder.tuned.digest] if encoder.tuned else [])]).encode()).hexdigest()[:16]
         self.path = cache_dir.expanduser() / "embeddings" / f"{key}.npz"
         self.store: dict[str, np.ndarray] = {}
         if self.path.is_file():
@@ -264,7 +265,12 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
         else:
             if old.dim == head.dim and old.encoder == head.encoder and old.layers == head.layers:
                 if real_examples:
-                    metrics["real_current"] = real_metrics(old, x_real, real_examples, settings.threshold)
+                    x_old = x_real
+                    if old.encoder_layers:  # a fine-tuned current model reads its own top layers
+                        from models.finetune import head_input
+
+                        x_old = head_input(encoder, root / previous, old, real_examples, Path(settings.cache_dir))
+                    metrics["real_current"] = real_metrics(old, x_old, real_examples, settings.threshold)
                     promoted, reason = is_not_worse_real(metrics["real"], metrics["real_current"])
                 else:
                     promoted, reason = _is_not_worse(metrics["dev"], evaluate_head(old, x_dev, dev_examples, settings))

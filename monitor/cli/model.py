@@ -57,10 +57,22 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Where versions are written (default: classifier.model_dir or models/trained).")
 @click.option("--force", is_flag=True, help="Make the new version current even if worse on dev.")
+@click.option("--finetune", is_flag=True, help="Fine-tune the encoder's top layers together with the head (CPU, "
+                                               "bounded by --epochs and --max-minutes); promoted only if better than "
+                                               "the current model on the real held-out set.")
+@click.option("--finetune-layers", type=click.IntRange(1, 12), default=2, show_default=True,
+              help="With --finetune: how many top encoder layers to train.")
+@click.option("--epochs", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="With --finetune: at most this many epochs (the best on the calibration split is kept).")
+@click.option("--max-minutes", type=click.FloatRange(0.1, 600), default=20.0, show_default=True,
+              help="With --finetune: the training epochs stop after this long (the frozen pass and the "
+                   "evaluation passes come on top).")
 @pass_app
 def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targeted_path: Path,
-          real_path: Path, real_train_path: Path, out_dir: Path | None, force: bool) -> None:
-    """Fit the head on the e5 encoder, calibrate on real texts out of fold, compare with the current model on the real set, promote
+          real_path: Path, real_train_path: Path, out_dir: Path | None, force: bool, finetune: bool,
+          finetune_layers: int, epochs: int, max_minutes: float) -> None:
+    """Fit the head on the e5 encoder, calibrate it on real texts out of fold, compare with the current model on the
+    real set, promote
     if not worse."""
     from models.dataset import from_decisions as decision_examples
     from models.dataset import read_examples
@@ -86,6 +98,10 @@ def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targ
     if real_train:
         click.echo(f"real training texts: {len(real_train)} from {real_train_path.name}")
     encoder = load_encoder(settings)
+    if finetune:
+        _finetune(app, encoder, train_examples, dev_examples, [*extra], real_examples, real_train, out_dir, force,
+                  (finetune_layers, epochs, max_minutes), f"{train_path.name} + {dev_path.name}", real_path.name)
+        return
     update, close = _progress("embedding")
     try:
         result = run_training(settings, encoder, train_examples, dev_examples, out_dir or trained_root(settings),
@@ -103,6 +119,37 @@ def train(app: App, train_path: Path, dev_path: Path, from_decisions: bool, targ
     if "real_current" in result.metrics:
         click.echo("\n".join(summary_lines(f"current model on {real_path.name}", result.metrics["real_current"])))
     state = "now current" if result.promoted else "NOT promoted"
+    click.echo(f"{result.directory}: {state} ({result.reason})")
+
+
+def _finetune(app: App, encoder: Any, train_examples: list[Any], dev_examples: list[Any], extra: list[Any],
+              real_examples: list[Any], real_train: list[Any], out_dir: Path | None, force: bool,
+              knobs: tuple[int, int, float],
+              data_note: str, real_name: str) -> None:
+    """`monitor train --finetune`: run models.finetune and print its timings and the real-set comparison."""
+    from models.evaluate import summary_lines
+    from models.finetune import FinetuneOptions, finetune
+    from models.metrics import format_report
+    from models.registry import trained_root
+
+    settings = app.settings.classifier
+    layers, epochs, max_minutes = knobs
+    options = FinetuneOptions(layers=layers, epochs=epochs, max_minutes=max_minutes)
+    # Phase lines rather than a progress bar: the phases are minutes long and each says what it costs.
+    result = finetune(settings, encoder, train_examples, dev_examples, out_dir or trained_root(settings),
+                      options=options, extra=extra, real_examples=real_examples, data_note=data_note,
+                      log=click.echo, force=force, real_train=real_train)
+    ft = result.metrics["finetune"]
+    click.echo(format_report(f"model {result.version} on dev", result.metrics["dev"]))
+    for name, key in ((f"fine-tuned {result.version}", "real"), ("current model", "real_current")):
+        if key in result.metrics:
+            click.echo("\n".join(summary_lines(f"{name} on {real_name}", result.metrics[key])))
+    per_epoch = ft["minutes_per_epoch"]
+    click.echo(f"fine-tuned layers {ft['encoder_layers']}: frozen pass {ft['frozen_pass_minutes']:.1f} min, "
+               f"{'-' if per_epoch is None else f'{per_epoch:.1f}'} min per epoch, epoch {ft['chosen_epoch']} chosen "
+               f"of {len(ft['epochs'])}{' (stopped by --max-minutes)' if ft['stopped_by_time'] else ''}, "
+               f"evaluation pass {ft['evaluation_pass_minutes']:.1f} min")
+    state = "now current" if result.promoted else "NOT promoted; the current model stays the default"
     click.echo(f"{result.directory}: {state} ({result.reason})")
 
 
@@ -127,7 +174,8 @@ def evaluate(app: App, file: Path, as_json: bool) -> None:
     model = report(examples, probs[:, 0].tolist(), settings.threshold,
                    {c: probs[:, 1 + k].tolist() for k, c in enumerate(CATEGORIES)}, settings.category_threshold)
     baseline = PrototypeBaseline(classifier.encoder)
-    base = report(examples, baseline.scores_of(classifier.last_layer(pooled)).tolist(), 0.5)
+    last = classifier.embed(texts) if classifier.head.encoder_layers else classifier.last_layer(pooled)
+    base = report(examples, baseline.scores_of(last).tolist(), 0.5)
     if as_json:
         click.echo(json.dumps({"model": classifier.version, "file": str(file), "metrics": model, "baseline": base},
                               ensure_ascii=False, indent=2))
