@@ -100,12 +100,58 @@ def agreement(classifier: TransformerClassifier, texts: list[str]) -> dict[str, 
     return {"n": len(texts), "flag_agreement": same, "max_score_diff": float(np.abs(fast - slow).max())}
 
 
+# Where a classify() call spends its time: cumulative seconds of these functions under cProfile (nested ones are
+# part of their callers: "encoder forward" includes attention and matmuls, "pooling" the numpy sums after it).
+PROFILE_PARTS = {
+    "tokenize": ("models/encoder.py", "token_ids"),
+    "encoder_forward": ("torch/nn/modules/module.py", "_wrapped_call_impl"),
+    "lexicon": ("models/lexicon.py", "find_hits"),
+    "head": ("models/head.py", "probabilities"),
+    "evidence_occlusion": ("models/classifier.py", "_evidence"),
+    "classify_total": ("models/classifier.py", "classify"),
+}
+
+
+def profile(classifier: TransformerClassifier, items: list[ClassifyItem]) -> dict[str, Any]:
+    """Seconds and shares of classify() time per part (cProfile cumulative times; padding is measured apart as the
+    share of padded tokens in the length-sorted batches, the fp32 re-check as the number of re-scored posts)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    verdicts = classifier.classify(items)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    seconds = dict.fromkeys(PROFILE_PARTS, 0.0)
+    for (filename, _, function), (_, _, _, cumulative, _) in stats.items():
+        for name, (suffix, wanted) in PROFILE_PARTS.items():
+            if function == wanted and filename.endswith(suffix):
+                # A recursive or re-entered function counts once: the largest cumulative time is the outermost.
+                seconds[name] = max(seconds[name], cumulative)
+    total = seconds["classify_total"] or 1e-9
+    # The forward pass runs for the main scoring, the evidence occlusion and the fp32 re-check: split it.
+    windows = classifier.encoder.windows([i.text for i in items])
+    real = sum(len(w.ids) + 2 for w in windows)
+    padded = 0
+    for batch in classifier.encoder._batches(windows):  # the batching the encoder really uses
+        padded += len(batch) * max(len(windows[j].ids) + 2 for j in batch)
+    near = sum(abs(v.score - classifier.threshold) < classifier.recheck_margin for v in verdicts)
+    out: dict[str, Any] = {k: {"seconds": round(v, 3), "share": round(v / total, 3)} for k, v in seconds.items()}
+    out["padding_share_of_tokens"] = round(1 - real / max(padded, 1), 3)
+    out["fp32_rechecked_posts"] = int(near) if classifier.encoder.precision == "bf16" else 0
+    out["posts"] = len(items)
+    return out
+
+
 def main() -> None:
     """Measure and print the summary (JSON on the last line)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--posts", type=int, default=512)
     parser.add_argument("--round", type=int, default=64, help="posts per measurement round")
     parser.add_argument("--agreement-sample", type=int, default=1000)
+    parser.add_argument("--profile-posts", type=int, default=256,
+                        help="dev posts (real lengths, not 64 tokens) classified once under cProfile; 0 skips")
     args = parser.parse_args()
     settings = load_settings(os.environ.get("MONITOR_CONFIG") or ("config.toml" if Path("config.toml").exists() else None))
     before = rss_mb()
@@ -141,6 +187,7 @@ def main() -> None:
     sample = [json.loads(line)["text"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()] \
         if dev.exists() else posts
     peak = rss_mb()
+    profiled = profile(classifier, [ClassifyItem(t) for t in sample[: args.profile_posts]]) if args.profile_posts else {}
     agree = agreement(classifier, sample[: args.agreement_sample])
     summary = {
         "posts": len(items), "tokens_per_post": float(np.mean(lengths)), "batch_size": classifier.encoder.batch_size,
@@ -154,7 +201,7 @@ def main() -> None:
         "rounds": [{k: round(v, 2) if k != "flops" else round(v / 1e9, 1) for k, v in r.items()} for r in rounds],
         "load_avg_1m": os.getloadavg()[0], "bf16_vs_fp32": agree,
         "rss_mb_before_load": round(before), "rss_mb_loaded": round(loaded), "rss_mb_after_classify": round(peak),
-        "model_version": classifier.version,
+        "model_version": classifier.version, "profile_dev_posts": profiled,
     }
     print(f"{len(items)} posts of {TOKENS_PER_POST} tokens in {elapsed:.2f}s with {precision}: "
           f"{posts_per_s:.1f} posts/s, limit {limit:.1f} ({flops / 1e9:.0f} GFLOP/s measured)")
