@@ -18,7 +18,7 @@ from monitor.core.db import transaction
 from monitor.core.errors import InputError, QueueError
 from monitor.core.tables import QueueItem, User, utcnow
 from monitor.core.vocab import CATEGORIES, PRIMARY_ORDER, Status
-from monitor.review.queue import _get_for_update, _refuse_if_held, _require_decider
+from monitor.review.queue import get_for_update, refuse_if_held, require_decider
 
 
 def most_specific_first(categories: Iterable[str]) -> list[str]:
@@ -44,7 +44,7 @@ def correct_categories(sessions: sessionmaker[Session], user: User, item_id: int
     Moderators and admins only; refused while another moderator holds the item, and for a merged item
     (correct the item it was merged into). Audited as `queue.categories` with the sets before and after.
     """
-    _require_decider(user)
+    require_decider(user)
     wanted = list(dict.fromkeys(c.strip() for c in categories if c.strip()))
     unknown = [c for c in wanted if c not in CATEGORIES]
     if unknown:
@@ -54,10 +54,10 @@ def correct_categories(sessions: sessionmaker[Session], user: User, item_id: int
     ordered = most_specific_first(wanted)
     now = now or utcnow()
     with transaction(sessions) as session:
-        item = _get_for_update(session, item_id)
+        item = get_for_update(session, item_id)
         if item.status == Status.MERGED:
             raise QueueError(f"item {item_id} was merged into item {item.merged_into_id}: correct that one")
-        _refuse_if_held(session, item, user, now)
+        refuse_if_held(session, item, user, now)
         before, category_before = list(item.categories), item.category
         item.categories = ordered
         item.category = primary_category(dict.fromkeys(ordered, 1.0))

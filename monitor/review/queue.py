@@ -124,7 +124,8 @@ def _locked(session: Session, stmt: Any, *, skip_locked: bool = False) -> Any:
     return stmt
 
 
-def _require_decider(user: User) -> None:
+def require_decider(user: User) -> None:
+    """QueueError unless `user` may decide items (vocab.DECIDER_ROLES)."""
     if user.role not in DECIDER_ROLES:
         raise QueueError(f"user {user.name} is a {user.role}: only moderators and admins review items")
 
@@ -143,13 +144,15 @@ def _held_by_other(item: QueueItem, user: User, now: datetime) -> bool:
     )
 
 
-def _refuse_if_held(session: Session, item: QueueItem, user: User, now: datetime) -> None:
+def refuse_if_held(session: Session, item: QueueItem, user: User, now: datetime) -> None:
+    """QueueError when another moderator's lease on `item` is still running."""
     if _held_by_other(item, user, now):
         until = f"{item.lease_expires_at:%H:%M} UTC" if item.lease_expires_at else "?"
         raise QueueError(f"item {item.id} is claimed by {_holder_name(session, item)} until {until}")
 
 
-def _get_for_update(session: Session, item_id: int) -> QueueItem:
+def get_for_update(session: Session, item_id: int) -> QueueItem:
+    """The item, row-locked on PostgreSQL for the rest of the transaction; NotFound when there is none."""
     item: QueueItem | None = session.exec(_locked(session, select(QueueItem).where(col(QueueItem.id) == item_id))).first()
     if item is None:
         raise NotFound(f"queue item {item_id} does not exist")
@@ -239,10 +242,10 @@ def note_new_posts(session: Session, item: QueueItem, post_ids: Sequence[int], *
 def reopen(sessions: sessionmaker[Session], user: User, item_id: int, *, note: str | None = None,
            now: datetime | None = None) -> QueueItem:
     """Put a decided (confirmed, dismissed or escalated) item back in the open queue as new (audited)."""
-    _require_decider(user)
+    require_decider(user)
     now = now or utcnow()
     with transaction(sessions) as session:
-        item = _get_for_update(session, item_id)
+        item = get_for_update(session, item_id)
         if item.status not in DECISIONS:
             raise QueueError(f"item {item_id} is {item.status}, not decided: nothing to reopen")
         previous = item.status
@@ -276,7 +279,7 @@ def claim_next(
 
     `order` replaces that order: the web passes the queue page's sort, so the item claimed is the one
     shown first."""
-    _require_decider(user)
+    require_decider(user)
     now = now or utcnow()
     with transaction(sessions) as session:
         stmt = select(QueueItem).where(_claimable(now))
@@ -340,13 +343,13 @@ def claim(
     now: datetime | None = None,
 ) -> QueueItem:
     """Claim one item (or renew one's own lease); QueueError when someone else holds it or it is decided."""
-    _require_decider(user)
+    require_decider(user)
     now = now or utcnow()
     with transaction(sessions) as session:
-        item = _get_for_update(session, item_id)
+        item = get_for_update(session, item_id)
         if item.status in FINAL_STATUSES:
             raise QueueError(f"item {item_id} is already {item.status}")
-        _refuse_if_held(session, item, user, now)
+        refuse_if_held(session, item, user, now)
         _take(session, item, user, now, lease)
         return item
 
@@ -355,7 +358,7 @@ def release(sessions: sessionmaker[Session], user: User, item_id: int, *, now: d
     """Give back one's claim (admins may release anyone's)."""
     now = now or utcnow()
     with transaction(sessions) as session:
-        item = _get_for_update(session, item_id)
+        item = get_for_update(session, item_id)
         if item.claimed_by_id is None:
             raise QueueError(f"item {item_id} is not claimed")
         if item.claimed_by_id != user.id and user.role != Role.ADMIN:
@@ -386,10 +389,10 @@ def _check_decision(status: str, reason: str | None) -> None:
 def _decide_in(
     session: Session, user: User, item_id: int, status: str, reason: str | None, note: str | None, now: datetime
 ) -> Decision:
-    item = _get_for_update(session, item_id)
+    item = get_for_update(session, item_id)
     if item.status in FINAL_STATUSES:
         raise QueueError(f"item {item_id} is already {item.status}")
-    _refuse_if_held(session, item, user, now)
+    refuse_if_held(session, item, user, now)
     previous = item.status
     item.status = status
     item.decided_at = now
@@ -415,7 +418,7 @@ def decide(
     reason: str | None = None, note: str | None = None, now: datetime | None = None,
 ) -> Decision:
     """Confirm, dismiss (with a reason) or escalate an item; refused when another moderator holds it."""
-    _require_decider(user)
+    require_decider(user)
     _check_decision(status, reason)
     now = now or utcnow()
     with transaction(sessions) as session:
@@ -435,7 +438,7 @@ def bulk_decide(
     reason: str | None = None, note: str | None = None, now: datetime | None = None,
 ) -> BulkResult:
     """Decide many items, each in its own transaction; refusals are collected, not raised."""
-    _require_decider(user)
+    require_decider(user)
     _check_decision(status, reason)
     result = BulkResult()
     for item_id in dict.fromkeys(item_ids):
@@ -450,12 +453,12 @@ def bulk_decide(
 
 def add_note(sessions: sessionmaker[Session], user: User, item_id: int, note: str) -> None:
     """Attach a moderator's note to an item (kept in its audit history)."""
-    _require_decider(user)
+    require_decider(user)
     note = note.strip()
     if not note:
         raise InputError("note is empty")
     with transaction(sessions) as session:
-        item = _get_for_update(session, item_id)
+        item = get_for_update(session, item_id)
         record_audit(session, user.name, "queue.note", "queue_item", item.id, note=note[:5000])
 
 
