@@ -144,12 +144,43 @@ def profile(classifier: TransformerClassifier, items: list[ClassifyItem]) -> dic
     return out
 
 
+def compare_batching(classifier: TransformerClassifier, texts: list[str], rounds: int = 3) -> dict[str, Any]:
+    """Encoder throughput on real-length dev posts with fixed length-sorted batches vs batches cut where padding
+    would pass MAX_PADDING, in alternating rounds (same load for both); best round of each, and padding shares."""
+    from models.encoder import MAX_PADDING, length_batches
+
+    encoder = classifier.encoder
+    lengths = [len(w.ids) + 2 for w in encoder.windows(texts)]
+    settings = {"fixed_batches": 1.0, "padding_cap": MAX_PADDING}
+    best: dict[str, float] = dict.fromkeys(settings, 0.0)
+    try:
+        for _ in range(rounds):
+            for name, cap in settings.items():
+                encoder.max_padding = cap
+                t0 = time.perf_counter()
+                encoder.pooled(texts, classifier.head.layers)
+                best[name] = max(best[name], len(texts) / (time.perf_counter() - t0))
+    finally:
+        encoder.max_padding = MAX_PADDING
+    out: dict[str, Any] = {}
+    for name, cap in settings.items():
+        batches = length_batches(lengths, encoder.batch_size, cap)
+        slots = sum(len(b) * max(lengths[k] for k in b) for b in batches)
+        out[name] = {"posts_per_s": round(best[name], 1), "batches": len(batches),
+                     "padding_share_of_tokens": round(1 - sum(lengths) / slots, 3)}
+    out["speedup"] = round(best["padding_cap"] / max(best["fixed_batches"], 1e-9), 3)
+    out["posts"] = len(texts)
+    return out
+
+
 def main() -> None:
     """Measure and print the summary (JSON on the last line)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--posts", type=int, default=512)
     parser.add_argument("--round", type=int, default=64, help="posts per measurement round")
     parser.add_argument("--agreement-sample", type=int, default=1000)
+    parser.add_argument("--batching-posts", type=int, default=512,
+                        help="dev posts encoded with fixed vs padding-capped batches, side by side; 0 skips")
     parser.add_argument("--profile-posts", type=int, default=256,
                         help="dev posts (real lengths, not 64 tokens) classified once under cProfile; 0 skips")
     args = parser.parse_args()
@@ -188,6 +219,7 @@ def main() -> None:
         if dev.exists() else posts
     peak = rss_mb()
     profiled = profile(classifier, [ClassifyItem(t) for t in sample[: args.profile_posts]]) if args.profile_posts else {}
+    batching = compare_batching(classifier, sample[: args.batching_posts]) if args.batching_posts else {}
     agree = agreement(classifier, sample[: args.agreement_sample])
     summary = {
         "posts": len(items), "tokens_per_post": float(np.mean(lengths)), "batch_size": classifier.encoder.batch_size,
@@ -202,6 +234,7 @@ def main() -> None:
         "load_avg_1m": os.getloadavg()[0], "bf16_vs_fp32": agree,
         "rss_mb_before_load": round(before), "rss_mb_loaded": round(loaded), "rss_mb_after_classify": round(peak),
         "model_version": classifier.version, "profile_dev_posts": profiled,
+        "batching_dev_posts": batching,
     }
     print(f"{len(items)} posts of {TOKENS_PER_POST} tokens in {elapsed:.2f}s with {precision}: "
           f"{posts_per_s:.1f} posts/s, limit {limit:.1f} ({flops / 1e9:.0f} GFLOP/s measured)")
