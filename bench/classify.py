@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from models.classifier import TransformerClassifier, load_classifier
-from models.encoder import load_encoder, physical_cores
+from models.encoder import MAX_PADDING, length_batches, load_encoder, physical_cores
 from monitor.core.classification import ClassifyItem
 from monitor.core.config import load_settings
 
@@ -112,6 +112,17 @@ PROFILE_PARTS = {
 }
 
 
+def window_lengths(classifier: TransformerClassifier, texts: list[str]) -> list[int]:
+    """Token count (specials included) of every window the encoder makes of `texts`."""
+    return [len(w.ids) + 2 for w in classifier.encoder.windows(texts)]
+
+
+def padding_share(lengths: list[int], batches: list[list[int]]) -> float:
+    """Share of the token slots of `batches` (each padded to its longest window) that are padding."""
+    slots = sum(len(b) * max(lengths[k] for k in b) for b in batches)
+    return 1 - sum(lengths) / max(slots, 1)
+
+
 def profile(classifier: TransformerClassifier, items: list[ClassifyItem]) -> dict[str, Any]:
     """Seconds and shares of classify() time per part (cProfile cumulative times; padding is measured apart as the
     share of padded tokens in the length-sorted batches, the fp32 re-check as the number of re-scored posts)."""
@@ -130,15 +141,13 @@ def profile(classifier: TransformerClassifier, items: list[ClassifyItem]) -> dic
                 # A recursive or re-entered function counts once: the largest cumulative time is the outermost.
                 seconds[name] = max(seconds[name], cumulative)
     total = seconds["classify_total"] or 1e-9
-    # The forward pass runs for the main scoring, the evidence occlusion and the fp32 re-check: split it.
-    windows = classifier.encoder.windows([i.text for i in items])
-    real = sum(len(w.ids) + 2 for w in windows)
-    padded = 0
-    for batch in classifier.encoder._batches(windows):  # the batching the encoder really uses
-        padded += len(batch) * max(len(windows[j].ids) + 2 for j in batch)
+    # Padding of the batches the main scoring pass makes of these posts.
+    encoder = classifier.encoder
+    lengths = window_lengths(classifier, [i.text for i in items])
+    batches = length_batches(lengths, encoder.batch_size, encoder.max_padding)  # the batching the encoder uses
     near = sum(abs(v.score - classifier.threshold) < classifier.recheck_margin for v in verdicts)
     out: dict[str, Any] = {k: {"seconds": round(v, 3), "share": round(v / total, 3)} for k, v in seconds.items()}
-    out["padding_share_of_tokens"] = round(1 - real / max(padded, 1), 3)
+    out["padding_share_of_tokens"] = round(padding_share(lengths, batches), 3)
     out["fp32_rechecked_posts"] = int(near) if classifier.encoder.precision == "bf16" else 0
     out["posts"] = len(items)
     return out
@@ -147,10 +156,8 @@ def profile(classifier: TransformerClassifier, items: list[ClassifyItem]) -> dic
 def compare_batching(classifier: TransformerClassifier, texts: list[str], rounds: int = 3) -> dict[str, Any]:
     """Encoder throughput on real-length dev posts with fixed length-sorted batches vs batches cut where padding
     would pass MAX_PADDING, in alternating rounds (same load for both); best round of each, and padding shares."""
-    from models.encoder import MAX_PADDING, length_batches
-
     encoder = classifier.encoder
-    lengths = [len(w.ids) + 2 for w in encoder.windows(texts)]
+    lengths = window_lengths(classifier, texts)
     settings = {"fixed_batches": 1.0, "padding_cap": MAX_PADDING}
     best: dict[str, float] = dict.fromkeys(settings, 0.0)
     try:
@@ -165,9 +172,8 @@ def compare_batching(classifier: TransformerClassifier, texts: list[str], rounds
     out: dict[str, Any] = {}
     for name, cap in settings.items():
         batches = length_batches(lengths, encoder.batch_size, cap)
-        slots = sum(len(b) * max(lengths[k] for k in b) for b in batches)
         out[name] = {"posts_per_s": round(best[name], 1), "batches": len(batches),
-                     "padding_share_of_tokens": round(1 - sum(lengths) / slots, 3)}
+                     "padding_share_of_tokens": round(padding_share(lengths, batches), 3)}
     out["speedup"] = round(best["padding_cap"] / max(best["fixed_batches"], 1e-9), 3)
     out["posts"] = len(texts)
     return out

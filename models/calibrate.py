@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from models.head import THRESHOLD_GRID, Head, fit_logistic, fit_platt
+from models.head import THRESHOLD_GRID, Head, fit_logistic, fit_platt, platt_scaled
 from monitor.core.classification import primary_category
 from monitor.core.vocab import CATEGORIES
 
@@ -103,6 +103,6 @@ def calibrate_on(head: Head, logits: np.ndarray, y: np.ndarray) -> Head:
     platt = fit_platt(logits[:, :1], y[:, :1])
     rows = y[:, 0] > 0
     platt = np.vstack([platt, fit_platt(logits[rows, 1:], y[rows, 1:])])
-    probs = 1.0 / (1.0 + np.exp(-np.clip(logits * platt[:, 0] + platt[:, 1], -60, 60)))
+    probs = platt_scaled(logits, platt)
     thresholds = choose_primary_thresholds(probs[rows, 1:], y[rows, 1:])
     return replace(head, platt=platt, thresholds=thresholds)

@@ -27,8 +27,8 @@ from models.calibrate import REAL_REPEAT
 from models.dataset import Example
 from models.encoder import Encoder, forward_layers
 from models.evaluate import real_metrics
-from models.head import OUTPUTS, Head, build_mlp_head, fit_platt, load_head, recalibrate, save_head
-from models.registry import CURRENT, current_version, promote, write_metrics
+from models.head import OUTPUTS, Head, build_mlp_head, flag_log_loss, load_head, recalibrate, save_head
+from models.registry import CURRENT, current_version
 from models.train import (
     HEAD_LAYERS,
     SEED,
@@ -38,6 +38,7 @@ from models.train import (
     evaluate_head,
     head_features,
     is_not_worse_real,
+    record_promotion,
     split_calibration,
     targets,
 )
@@ -204,13 +205,6 @@ def _batches(lengths: np.ndarray, rows: Sequence[int], size: int, rng: np.random
         yield batches[int(k)]
 
 
-def _flag_log_loss(logits: np.ndarray, y: np.ndarray) -> float:
-    """Flag log loss after Platt scaling on the same rows (how `monitor train` compares heads on calibration)."""
-    a, b = fit_platt(logits[:, :1], y[:, :1])[0]
-    p = 1 / (1 + np.exp(-np.clip(logits[:, 0] * a + b, -60, 60)))
-    return float(-np.mean(y[:, 0] * np.log(p + 1e-12) + (1 - y[:, 0]) * np.log(1 - p + 1e-12)))
-
-
 def _predict(joint: JointModel, states: TokenStates, frozen: Any, rows: Sequence[int], size: int) -> np.ndarray:
     """Raw logits of `rows` in order, dropout off."""
     import torch
@@ -240,7 +234,7 @@ def fit_joint(joint: JointModel, states: TokenStates, frozen: np.ndarray, y: np.
     groups[0]["lr"], groups[1]["lr"] = options.encoder_lr, options.head_lr
     opt = torch.optim.AdamW(groups, weight_decay=1e-2)
     params = [p for g in groups for p in g["params"]]
-    start_loss = _flag_log_loss(_predict(joint, states, x, cal_rows, 64), y[list(cal_rows)])
+    start_loss = flag_log_loss(_predict(joint, states, x, cal_rows, 64), y[list(cal_rows)])
     epochs: list[dict[str, Any]] = []
     best: tuple[float, int, tuple[dict[str, Any], dict[str, Any]]] | None = None
     deadline = time.monotonic() + options.max_minutes * 60
@@ -262,7 +256,7 @@ def fit_joint(joint: JointModel, states: TokenStates, frozen: np.ndarray, y: np.
             losses.append(float(loss.detach()))
         minutes = (time.monotonic() - began) / 60
         checked = time.monotonic()
-        cal_loss = _flag_log_loss(_predict(joint, states, x, cal_rows, 64), y[list(cal_rows)])
+        cal_loss = flag_log_loss(_predict(joint, states, x, cal_rows, 64), y[list(cal_rows)])
         epochs.append({"epoch": epoch, "minutes": round(minutes, 3), "texts": done, "complete": done == len(fit_rows),
                        "train_loss": round(float(np.mean(losses)), 5) if losses else None,
                        "calibration_log_loss": round(cal_loss, 5),
@@ -410,10 +404,4 @@ def finetune(settings: ClassifierSettings, encoder: Encoder, train_examples: Seq
         else:
             metrics["real_current"] = real_metrics(old, x_old, real_examples, settings.threshold)
             promoted, reason = is_better_real(metrics["real"], metrics["real_current"])
-    if force and not promoted:
-        promoted, reason = True, f"forced ({reason})"
-    metrics["promotion"] = {"promoted": promoted, "previous": previous, "reason": reason}
-    write_metrics(directory, metrics)
-    if promoted:
-        promote(root, version)
-    return TrainResult(version, directory, metrics, promoted, previous, reason)
+    return record_promotion(root, directory, metrics, (promoted, previous, reason), force)

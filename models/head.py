@@ -70,8 +70,7 @@ class Head:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, (n, len(OUTPUTS)); column 0 is the flag."""
-        z = self.logits(features) * self.platt[:, 0] + self.platt[:, 1]
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60, 60))))
+        return platt_scaled(self.logits(features), self.platt)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (weights rounded to 7 significant digits: diffs stay readable)."""
@@ -91,6 +90,11 @@ class Head:
                    if self.category_weight is not None and self.category_bias is not None else {}),
                 **({"encoder_layers": list(self.encoder_layers), "encoder_layers_sha256": self.encoder_layers_sha256}
                    if self.encoder_layers else {})}
+
+
+def platt_scaled(logits: np.ndarray, platt: np.ndarray) -> np.ndarray:
+    """Probabilities from raw logits (n, k) and per-column Platt parameters (k, 2): sigmoid(a * logit + b)."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(logits * platt[:, 0] + platt[:, 1], -60, 60))))
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -226,7 +230,7 @@ def build_head(version: str, encoder: str, dim: int, layers: tuple[int, ...], x_
     return Head(version, encoder, dim, layers, mean, std, w, b, platt, l2)
 
 
-def _log_loss(logits: np.ndarray, y: np.ndarray) -> float:
+def flag_log_loss(logits: np.ndarray, y: np.ndarray) -> float:
     """Mean flag log loss after Platt calibration on the same rows (how build_head compares candidates)."""
     a, b = fit_platt(logits[:, :1], y[:, :1])[0]
     p = 1 / (1 + np.exp(-np.clip(logits[:, 0] * a + b, -60, 60)))
@@ -264,7 +268,7 @@ def fit_mlp(zf: np.ndarray, yf: np.ndarray, zc: np.ndarray, yc: np.ndarray, *, h
         if epoch % 5 == 0:
             net.eval()
             with torch.no_grad():
-                loss_c = _log_loss(net(xc).double().numpy(), yc)
+                loss_c = flag_log_loss(net(xc).double().numpy(), yc)
             if best is None or loss_c < best[0] - 1e-6:
                 params = [t.detach().double().numpy().copy() for t in (first.weight, first.bias, last.weight, last.bias)]
                 best = (loss_c, epoch, params)
@@ -324,5 +328,5 @@ def recalibrate(head: Head, x: np.ndarray, y: np.ndarray) -> Head:
 
     logits = head.logits(x)
     platt = fit_platt(logits, y)
-    probs = 1.0 / (1.0 + np.exp(-np.clip(logits * platt[:, 0] + platt[:, 1], -60, 60)))
+    probs = platt_scaled(logits, platt)
     return replace(head, platt=platt, thresholds=choose_thresholds(probs[:, 1:], y[:, 1:], y[:, 0]))

@@ -28,6 +28,7 @@ from models.head import (
     calibration_loss,
     features,
     load_head,
+    platt_scaled,
     recalibrate,
     save_head,
 )
@@ -220,7 +221,7 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
     if len(real_train) >= FOLDS * 4 and len({e.flag for e in real_train}) == 2:
         # Calibrated and thresholded on real texts the fitted head has not seen (out of fold), never on the
         # held-out set: that one only judges.
-        oof = out_of_fold_logits(lambda train_mask: fit_head(train_mask), x_rt, [e.source or e.id for e in real_train])
+        oof = out_of_fold_logits(fit_head, x_rt, [e.source or e.id for e in real_train])
         head = calibrate_on(head, oof, y_rt)
     else:
         head = recalibrate(head, x_dev, targets(dev_examples))
@@ -246,7 +247,7 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
     }
     if oof is not None:
         # The real training texts scored out of fold by the calibrated head: a cross-validated real-world number.
-        oof_probs = 1.0 / (1.0 + np.exp(-np.clip(oof * head.platt[:, 0] + head.platt[:, 1], -60, 60)))
+        oof_probs = platt_scaled(oof, head.platt)
         metrics["real_train_out_of_fold"] = evaluate_probabilities(real_train, oof_probs, settings.threshold,
                                                                    head.category_thresholds())
     if real_examples:
@@ -276,13 +277,21 @@ def train(settings: ClassifierSettings, encoder: Encoder, train_examples: Sequen
                     promoted, reason = _is_not_worse(metrics["dev"], evaluate_head(old, x_dev, dev_examples, settings))
             else:
                 reason = "current model was trained for another encoder or feature layout"
+    return record_promotion(root, directory, metrics, (promoted, previous, reason), force)
+
+
+def record_promotion(root: Path, directory: Path, metrics: dict[str, Any], decision: tuple[bool, str | None, str],
+                     force: bool) -> TrainResult:
+    """Write the promotion decision (forced when `force`) into metrics.json and point CURRENT at the version if it
+    was promoted; the version is `directory`'s name."""
+    promoted, previous, reason = decision
     if force and not promoted:
         promoted, reason = True, f"forced ({reason})"
     metrics["promotion"] = {"promoted": promoted, "previous": previous, "reason": reason}
     write_metrics(directory, metrics)
     if promoted:
-        promote(root, version)
-    return TrainResult(version, directory, metrics, promoted, previous, reason)
+        promote(root, directory.name)
+    return TrainResult(directory.name, directory, metrics, promoted, previous, reason)
 
 
 def dev_metrics_of(directory: Path) -> dict[str, Any]:
