@@ -31,6 +31,9 @@ def test_feed_entry_with_a_bad_date_is_skipped_and_videos_are_first_class() -> N
     assert posts[0].extras["views"] == 1520 and posts[0].media[0].thumbnail_url
     with pytest.raises(ScrapeError, match="not a YouTube channel feed"):
         parse_feed(b"<html><body>Before you continue to YouTube</body></html>", FEED)
+    # A namespace holding "}" (a byte mutation the fuzz test found) is a ScrapeError too, not lxml's ValueError.
+    with pytest.raises(ScrapeError, match="root element <feed>"):
+        parse_feed(b'<feed xmlns="}http://www.w3.org/2005/Atom"></feed>', FEED)
     # A feed cut off mid-entry: what is complete still comes out, nothing crashes.
     body = fixture("youtube/channel_feed.xml")
     assert [p.external_id for p in parse_feed(body[: body.index(b"<yt:videoId>Vid00000002")], FEED)] == [
