@@ -291,8 +291,9 @@ def head_input(encoder: Encoder, directory: Path, head: Head, examples: Sequence
 
 
 def is_better_real(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
-    """Promotion rule for a fine-tuned model: a higher real flag F1 (and no language worse), or the same F1 with a
-    better primary-category top-1. Fine-tuning costs speed and a second weight file, so a tie is not enough."""
+    """Promotion rule for a fine-tuned model: not worse (`is_not_worse_real`: flag F1 per language, category top-1)
+    and either a higher real flag F1 or the same F1 with a better primary-category top-1. Fine-tuning costs speed and
+    a second weight file, so a tie is not enough."""
     ok, reason = is_not_worse_real(new, old)
     if not ok:
         return False, reason

@@ -149,7 +149,8 @@ def baseline_report(encoder: Encoder, cache: EmbeddingCache, examples: Sequence[
 
 
 def is_not_worse_real(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:
-    """Promotion rule on the real held-out set: flag F1 not below the current model's, overall and per language."""
+    """Promotion rule on the real held-out set: flag F1 not below the current model's, overall and per language, and
+    the queue's category (primary top-1 on flagged positives) not less often right: categories route the items."""
     n, o = new["overall"], old["overall"]
     if n["f1"] + 1e-9 < o["f1"]:
         return False, f"real flag F1 {n['f1']:.4f} < current {o['f1']:.4f}"
@@ -158,8 +159,10 @@ def is_not_worse_real(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, s
         if before and before["positives"] and m["f1"] + 1e-9 < before["f1"]:
             return False, f"real flag F1 for {lang} {m['f1']:.4f} < current {before['f1']:.4f}"
     acc, old_acc = new["categories"]["top1_accuracy"] or 0.0, old["categories"]["top1_accuracy"] or 0.0
+    if acc + 1e-9 < old_acc:
+        return False, f"real category top-1 {acc:.3f} < current {old_acc:.3f} (flag F1 {n['f1']:.4f}, current {o['f1']:.4f})"
     return True, (f"real flag F1 {n['f1']:.4f} >= current {o['f1']:.4f} overall and per language; "
-                  f"category top-1 {acc:.3f} (current {old_acc:.3f})")
+                  f"category top-1 {acc:.3f} >= current {old_acc:.3f}")
 
 
 def _is_not_worse(new: dict[str, Any], old: dict[str, Any]) -> tuple[bool, str]:

@@ -49,7 +49,8 @@ def _progress(label: str) -> tuple[Callable[[int, int], None], Callable[[], None
                                       "posts (skipped when the file is absent).")
 @click.option("--real", "real_path", type=click.Path(path_type=Path), default=DATA_DIR / "real_heldout.jsonl",
               show_default=True, help="Real held-out texts: the new model is compared with the current one here "
-                                      "and promoted only if not worse overall and per language (never trained on).")
+                                      "and promoted only if its flag F1 is not worse overall and per language and its "
+                                      "category top-1 not lower (never trained on).")
 @click.option("--real-train", "real_train_path", type=click.Path(path_type=Path),
               default=DATA_DIR / "real_train.jsonl", show_default=True,
               help="Real public texts for training: fitted on, and the calibration and category thresholds come "

@@ -94,6 +94,15 @@ def test_real_report_and_promotion_rule() -> None:
     assert is_not_worse_real(a, b)[0]
     ok, reason = is_not_worse_real(b, a)
     assert not ok and "F1" in reason
+    # A better flag does not buy worse categories: they decide where an item goes.
+    wrong_category = good.copy()
+    wrong_category[0, 1 + CATEGORIES.index("bullying")] = 0.0
+    wrong_category[0, 1 + CATEGORIES.index("extortion")] = 0.9
+    c = evaluate_probabilities(examples, wrong_category, 0.5)
+    assert c["overall"]["f1"] == 1.0 and c["categories"]["top1_accuracy"] == 0.5
+    ok, reason = is_not_worse_real(c, a)
+    assert not ok and "category top-1 0.500 < current 1.000" in reason
+    assert is_not_worse_real(a, c)[0]
 
 
 def test_confidence_bands() -> None:

@@ -132,7 +132,8 @@ def test_promotion_needs_a_better_model() -> None:
     old = _metrics(0.8, 0.5, {"ru": 0.8, "kk": 0.8})
     assert not is_better_real(_metrics(0.8, 0.5, {"ru": 0.8, "kk": 0.8}), old)[0]  # a tie is not enough
     assert is_better_real(_metrics(0.8, 0.6, {"ru": 0.8, "kk": 0.8}), old)[0]  # same F1, better categories
-    assert is_better_real(_metrics(0.85, 0.4, {"ru": 0.9, "kk": 0.8}), old)[0]
+    assert is_better_real(_metrics(0.85, 0.5, {"ru": 0.9, "kk": 0.8}), old)[0]
+    assert not is_better_real(_metrics(0.85, 0.4, {"ru": 0.9, "kk": 0.8}), old)[0]  # worse categories
     assert not is_better_real(_metrics(0.85, 0.6, {"ru": 0.9, "kk": 0.7}), old)[0]  # one language worse
     assert not is_better_real(_metrics(0.75, 0.9, {"ru": 0.9, "kk": 0.9}), old)[0]
 
