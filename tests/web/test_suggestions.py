@@ -54,3 +54,22 @@ def test_suggestions_page_add_and_dismiss(sessions: sessionmaker[Session],
     assert sorted(actions) == ["source_suggestion.add", "source_suggestion.dismiss"]
     viewer, _ = client_for("viewer")
     assert viewer.get("/admin/suggestions").status_code == 403
+
+
+def test_suggestions_page_speaks_russian_and_kazakh(sessions: sessionmaker[Session],
+                                                    client_for: Callable[[str], tuple[TestClient, str]]) -> None:
+    _flagged(sessions, 1, "Драка у школы", forwarded_from={"name": "Ж", "url": "https://t.me/zhest_fwd_test"})
+    client, csrf = client_for("admin")
+    client.post("/profile/language", data={"language": "ru", "csrf_token": csrf})
+    english = ("Suggested sources", "Flagged posts", "Channel / account", "Place in name", "best first", "none yet")
+    page = client.get("/admin/suggestions").text
+    assert "Предлагаемые источники" in page and "Отмеченные публикации" in page and "последних 90 дн." in page
+    assert not [e for e in english if e in page]
+    client.post("/admin/suggestions", data={"csrf_token": csrf, "platform": "telegram", "handle": "zhest_fwd_test",
+                                            "action": "add"}, follow_redirects=False)
+    page = client.get("/admin/suggestions").text
+    assert "telegram zhest_fwd_test: добавлено, выключено" in page and "<td>добавлено</td>" in page
+    client.post("/profile/language", data={"language": "kk", "csrf_token": csrf})
+    page = client.get("/admin/suggestions").text
+    assert "Ұсынылған дереккөздер" in page and "Белгіленген жарияланымдар" in page and "<td>қосылды</td>" in page
+    assert not [e for e in english if e in page]

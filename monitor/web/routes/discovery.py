@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from monitor.core.vocab import Role
 from monitor.ingest.discovery import config_entry, decide, decisions, suggest
-from monitor.web.render import flash, page
+from monitor.web.render import flash, page, tr
 from monitor.web.security import Actor, require
 
 router = APIRouter(include_in_schema=False)
@@ -36,9 +36,11 @@ def decide_suggestion(request: Request, actor: Annotated[Actor, Depends(require(
     status = {"add": "added", "dismiss": "dismissed"}.get(action, action)
     row = decide(request.app.state.web.sessions, platform, handle, status, actor=actor.name, score=score,
                  flagged_posts=flagged_posts)
+    t = tr(request)
+    names = {"platform": row.platform, "handle": row.handle}
     if row.status == "added":
-        flash(request, f"{row.platform} {row.handle} added, disabled: paste its entry into config.toml and "
-                       "enable it after a look at the source", "ok")
+        flash(request, t.gettext("%(platform)s %(handle)s added, disabled: paste its entry into config.toml and "
+                                 "enable it after a look at the source") % names, "ok")
     else:
-        flash(request, f"{row.platform} {row.handle} dismissed", "ok")
+        flash(request, t.gettext("%(platform)s %(handle)s dismissed") % names, "ok")
     return RedirectResponse("/admin/suggestions", status_code=303)
