@@ -23,7 +23,7 @@ from monitor.core.db import create_db_engine, normalize_url, session_factory, up
 from monitor.core.places.gazetteer import Gazetteer
 from monitor.core.posts import Media, Post
 from monitor.ingest.pipeline import Pipeline
-from monitor.review.queue import claim_next
+from monitor.review.claims import claim_next
 
 PLACES = ["Талгаре", "Каскелене", "Қонаев қаласында", "Taldykorgan", "Есик", "Узынагаше", "Алматы"]
 PHRASES = ["ученики школы №{n} провели олимпиаду", "{n}-мектеп оқушылары жарысқа қатысты",

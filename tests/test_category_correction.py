@@ -15,7 +15,8 @@ from monitor.core.tables import Post as PostRow
 from monitor.ingest.incidents.corrections import merge_items
 from monitor.ingest.incidents.store import split_incident
 from monitor.review.categories import correct_categories, most_specific_first
-from monitor.review.queue import claim, decide, reopen
+from monitor.review.claims import claim
+from monitor.review.queue import decide, reopen
 from tests.helpers import make_items, make_user
 from tests.test_grouping import TALGAR_KK, TALGAR_RU, _item_of, _similar_embedder
 from tests.test_incidents import pipeline, post

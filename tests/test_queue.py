@@ -9,18 +9,8 @@ from sqlmodel import select
 
 from monitor.core.errors import InputError, QueueError
 from monitor.core.tables import AuditEvent, Decision, QueueItem, utcnow
-from monitor.review.queue import (
-    QueueFilter,
-    add_note,
-    bulk_decide,
-    claim,
-    claim_next,
-    count_items,
-    decide,
-    expire_leases,
-    list_items,
-    release,
-)
+from monitor.review.claims import claim, claim_next, expire_leases, release
+from monitor.review.queue import QueueFilter, add_note, bulk_decide, count_items, decide, list_items
 from tests.helpers import make_items, make_user
 
 

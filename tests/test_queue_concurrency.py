@@ -12,7 +12,8 @@ from sqlmodel import select
 from monitor.core.config import DatabaseSettings
 from monitor.core.db import create_db_engine, session_factory
 from monitor.core.tables import AuditEvent, Decision, QueueItem
-from monitor.review.queue import claim_next, decide
+from monitor.review.claims import claim_next
+from monitor.review.queue import decide
 from tests.helpers import make_items, make_user
 
 WORKERS = 20

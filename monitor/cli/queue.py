@@ -157,6 +157,6 @@ def set_category(app: App, item_id: int, categories: tuple[str, ...], as_user: s
 @pass_app
 def expire(app: App) -> None:
     """Return items whose claim lease ran out to the queue."""
-    from monitor.review.queue import expire_leases
+    from monitor.review.claims import expire_leases
 
     click.echo(f"released {expire_leases(app.sessions())} items")

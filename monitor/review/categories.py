@@ -18,7 +18,7 @@ from monitor.core.db import transaction
 from monitor.core.errors import InputError, QueueError
 from monitor.core.tables import QueueItem, User, utcnow
 from monitor.core.vocab import CATEGORIES, PRIMARY_ORDER, Status
-from monitor.review.queue import get_for_update, refuse_if_held, require_decider
+from monitor.review.claims import get_for_update, refuse_if_held, require_decider
 
 
 def most_specific_first(categories: Iterable[str]) -> list[str]:

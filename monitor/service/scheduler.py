@@ -191,7 +191,7 @@ def add_service_jobs(
     """Add the service's jobs: sources (when a pipeline and HTTP client are given), classify backlog,
     lease expiry, alerts, digest (at its local time, and a retry/catch-up tick), retention."""
     from monitor.notify import alerts, digest_runs
-    from monitor.review import queue
+    from monitor.review import claims
     from monitor.service import retention
 
     ctx = scheduler.ctx
@@ -223,7 +223,7 @@ def add_service_jobs(
     every(
         "expire-leases",
         sc.lease_check_interval_s,
-        lambda: queue.expire_leases(ctx.sessions, now=ctx.clock()),
+        lambda: claims.expire_leases(ctx.sessions, now=ctx.clock()),
         0,
     )
     every(

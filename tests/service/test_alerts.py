@@ -20,7 +20,7 @@ from monitor.core.config import AlertSettings, Settings, SmtpSettings, WebSettin
 from monitor.core.db import transaction
 from monitor.core.tables import Alert, QueueItem
 from monitor.notify.alerts import send_alerts
-from monitor.review import queue
+from monitor.review import claims, queue
 from monitor.review.escalation import raise_alert
 from tests.helpers import make_user
 from tests.service.conftest import SmtpServer
@@ -132,7 +132,7 @@ def test_escalation_by_a_moderator_raises_an_alert_once(
     settings = alert_settings(settings, server, batch_window_s=0)
     item_id = add_item(sessions, status="new", created_at=NOW, severity="medium", district="Balkhash")
     moderator = make_user(sessions)
-    queue.claim(sessions, moderator, item_id)
+    claims.claim(sessions, moderator, item_id)
     queue.decide(sessions, moderator, item_id, "escalated", note="teacher named in two posts")
     with transaction(sessions) as session:
         item = session.get(QueueItem, item_id)

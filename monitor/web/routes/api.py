@@ -13,9 +13,10 @@ from monitor.core.errors import InputError
 from monitor.core.i18n import N_
 from monitor.core.posts import post_from_record
 from monitor.core.vocab import DISMISS_REASONS, Role, Status
+from monitor.review.claims import claim, claim_next
 from monitor.review.detail import item_json, load_item
 from monitor.review.queries import parse_query, queue_page
-from monitor.review.queue import claim, claim_next, decide
+from monitor.review.queue import decide
 from monitor.web.routes.queue import to_filter
 from monitor.web.security import Actor, require
 

@@ -18,8 +18,9 @@ from monitor.ingest.incidents.store import split_incident
 from monitor.ingest.media.evidence import item_media
 from monitor.review.assign import assign, deciders
 from monitor.review.categories import correct_categories
+from monitor.review.claims import claim, release
 from monitor.review.detail import load_item, snapshot_text
-from monitor.review.queue import add_note, claim, decide, release, reopen
+from monitor.review.queue import add_note, decide, reopen
 from monitor.web.messages import translate_error
 from monitor.web.render import flash, highlight, page, tr
 from monitor.web.security import Actor, require

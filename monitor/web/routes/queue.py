@@ -20,8 +20,9 @@ from monitor.core.i18n import N_
 from monitor.core.vocab import CATEGORIES, DECISIONS, DISMISS_REASONS, SEVERITIES, Role, Status
 from monitor.ingest.media.evidence import queue_thumbs
 from monitor.review.assign import deciders
+from monitor.review.claims import claim_next
 from monitor.review.queries import SORTS, STATUS_CHOICES, QueueQuery, distinct_values, parse_query, queue_page
-from monitor.review.queue import QueueFilter, bulk_decide, claim_next
+from monitor.review.queue import QueueFilter, bulk_decide
 from monitor.review.saved import delete_filter, list_saved, save_filter
 from monitor.web.messages import translate_error
 from monitor.web.render import flash, page, tr
