@@ -28,8 +28,8 @@ from tests.web.live import free_port, serving
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PAGES = ("/login", "/", "/items/{item}", "/dashboard", "/admin", "/docs", "/items/{item}/snapshots/{snapshot}",
-         "/items/999999")
+PAGES = ("/login", "/", "/items/{item}", "/dashboard", "/admin", "/admin/suggestions", "/docs",
+         "/items/{item}/snapshots/{snapshot}", "/items/999999")
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ def test_every_page_speaks_the_configured_language_and_fits_a_phone(site: tuple[
             for path in PAGES[1:]:
                 page.goto(live.url + path.format(item=live.item, snapshot=live.snapshot))
                 _check(page, language, english, width, path.strip("/").split("/")[0] or "queue", shots,
-                       suffix="-404" if "999999" in path else ("-snapshot" if "snapshots" in path else ""))
+                       suffix="-404" if "999999" in path else ("-snapshot" if "snapshots" in path else
+                                                                ("-suggestions" if "suggestions" in path else "")))
             browser.close()  # type: ignore[attr-defined]
             assert [e for e in errors if "404" not in e] == [], errors
 
