@@ -219,9 +219,7 @@ def build_head(version: str, encoder: str, dim: int, layers: tuple[int, ...], x_
         w, b = fit_logistic(zf, y_fit, l2)
         logits = zc @ w.T + b
         # Choose on the flag's held-out log loss after calibration: the number we ship.
-        platt = fit_platt(logits[:, :1], y_cal[:, :1])[0]
-        p = 1 / (1 + np.exp(-np.clip(logits[:, 0] * platt[0] + platt[1], -60, 60)))
-        loss = float(-np.mean(y_cal[:, 0] * np.log(p + 1e-12) + (1 - y_cal[:, 0]) * np.log(1 - p + 1e-12)))
+        loss = flag_log_loss(logits, y_cal)
         if best is None or loss < best[0] - 1e-9:
             best = (loss, l2, w, b)
     assert best is not None
@@ -230,11 +228,15 @@ def build_head(version: str, encoder: str, dim: int, layers: tuple[int, ...], x_
     return Head(version, encoder, dim, layers, mean, std, w, b, platt, l2)
 
 
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean binary log loss of probabilities `p` against 0/1 targets `y`."""
+    return float(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
+
+
 def flag_log_loss(logits: np.ndarray, y: np.ndarray) -> float:
     """Mean flag log loss after Platt calibration on the same rows (how build_head compares candidates)."""
-    a, b = fit_platt(logits[:, :1], y[:, :1])[0]
-    p = 1 / (1 + np.exp(-np.clip(logits[:, 0] * a + b, -60, 60)))
-    return float(-np.mean(y[:, 0] * np.log(p + 1e-12) + (1 - y[:, 0]) * np.log(1 - p + 1e-12)))
+    flag = logits[:, :1]
+    return log_loss(platt_scaled(flag, fit_platt(flag, y[:, :1]))[:, 0], y[:, 0])
 
 
 def fit_mlp(zf: np.ndarray, yf: np.ndarray, zc: np.ndarray, yc: np.ndarray, *, hidden: int = 64,
@@ -290,9 +292,7 @@ def build_mlp_head(version: str, encoder: str, dim: int, layers: tuple[int, ...]
 
 def calibration_loss(head: Head, x_cal: np.ndarray, y_cal: np.ndarray) -> float:
     """A head's flag log loss on the calibration split (calibrated probabilities)."""
-    p = head.probabilities(x_cal)[:, 0]
-    y = y_cal[:, 0]
-    return float(-np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
+    return log_loss(head.probabilities(x_cal)[:, 0], y_cal[:, 0])
 
 
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
